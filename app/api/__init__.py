@@ -1,0 +1,48 @@
+"""The Flask app factory: settings and Redis injectable, per-app state in app.extensions['jobline']."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app.api import auth as auth_hook
+from app.api.context import Services
+from app.api.errors import register_error_handlers
+from app.api.views import auth, health, jobs
+from app.services.auth import AuthService
+from app.services.stats import StatsService
+from app.services.wiring import build_job_service
+from app.settings import Settings
+from app.store.connection import connect
+from app.store.queues import QueueStore
+from app.tasks import load_task_modules
+
+log = logging.getLogger(__name__)
+BLUEPRINTS = (health.bp, auth.bp, jobs.bp)
+
+
+def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
+    """Build the API. Tests pass settings and a (fake) Redis; production reads the environment."""
+    settings = settings or Settings.load()
+    redis = redis if redis is not None else connect(settings, name="jobline-api")
+    tasks = load_task_modules(settings.task_modules)
+    queues = QueueStore(redis)
+    app = Flask("jobline", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["jobline"] = Services(
+        settings=settings,
+        redis=redis,
+        jobs=build_job_service(settings, redis, tasks),
+        auth=AuthService(settings),
+        extra={"queues": queues, "stats": StatsService(settings, redis, queues), "tasks": tasks},
+    )
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    register_error_handlers(app)
+    auth_hook.install(app)
+    if not settings.admin_password:
+        log.warning("JOBLINE_ADMIN_PASSWORD is not set: nobody can log in as admin")
+    return app

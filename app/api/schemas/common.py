@@ -1,0 +1,44 @@
+"""Fields shared by the schemas: contract times (ISO 8601 UTC, milliseconds, Z) and strict values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+def iso_ms(dt: datetime | None) -> str | None:
+    """2026-11-22T08:00:00.123Z"""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class Time(fields.Field):
+    """Dumps a datetime in the contract's form; loads ISO 8601 (a time without zone is UTC)."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return iso_ms(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValidationError("Not a valid ISO 8601 time.")
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValidationError("Not a valid ISO 8601 time.") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class JsonAny(fields.Raw):
+    """Any JSON value, dumped as is."""
+
+
+def text(max_len: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(max=max_len), **kwargs)
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error (marshmallow's RAISE), so typos never pass silently."""

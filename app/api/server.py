@@ -1,0 +1,52 @@
+"""`jobline api`: the Flask app under gunicorn (threads, so long polls and streams do not block others)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from app.settings import Settings
+
+
+class JoblineServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from Settings, loading the app once per worker process."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from app.api import create_app
+
+        return create_app(self.settings)
+
+
+def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": settings.api_workers,
+        "worker_class": "gthread",
+        "threads": settings.api_threads,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        "limit_request_line": 8190,
+        "proc_name": "jobline-api",
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        raise SystemExit("jobline api: REDIS_URL is not set; point it at your Redis (or use `jobline dev`)")
+    JoblineServer(settings, gunicorn_options(settings, args.host, args.port)).run()
+    return 0

@@ -1,0 +1,218 @@
+"""Domain values shared by the API, services, workers and scheduler: statuses, job specs and views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from app.errors import InvalidError
+
+
+class JobStatus(StrEnum):
+    """A job's status as the API names it."""
+
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @classmethod
+    def parse(cls, raw: str) -> JobStatus:
+        """Accept a status or one of its aliases, any case; InvalidError otherwise."""
+        word = raw.strip().lower()
+        status = STATUS_ALIASES.get(word)
+        if status is None:
+            allowed = ", ".join(s.value for s in cls)
+            raise InvalidError("Invalid request", {"status": [f"Unknown status {raw!r}; use one of {allowed}."]})
+        return status
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
+# Order of the unfiltered listing: running, pending, scheduled, then terminal jobs newest first.
+LISTING_ORDER = (JobStatus.RUNNING, JobStatus.PENDING, JobStatus.SCHEDULED)
+
+STATUS_ALIASES: dict[str, JobStatus] = {s.value: s for s in JobStatus} | {
+    "waiting": JobStatus.PENDING,
+    "queued": JobStatus.PENDING,
+    "created": JobStatus.PENDING,
+    "active": JobStatus.RUNNING,
+    "started": JobStatus.RUNNING,
+    "delayed": JobStatus.SCHEDULED,
+    "deferred": JobStatus.SCHEDULED,
+    "finished": JobStatus.COMPLETED,
+    "succeeded": JobStatus.COMPLETED,
+    "cancelled": JobStatus.CANCELED,
+    "aborted": JobStatus.CANCELED,
+    "stopped": JobStatus.CANCELED,
+}
+
+# rq's status words (stored in the job hash) and Jobline's.
+RQ_STATUS = {
+    JobStatus.SCHEDULED: "scheduled",
+    JobStatus.PENDING: "queued",
+    JobStatus.RUNNING: "started",
+    JobStatus.COMPLETED: "finished",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "canceled",
+}
+FROM_RQ_STATUS = {v: k for k, v in RQ_STATUS.items()} | {
+    "deferred": JobStatus.SCHEDULED,
+    "stopped": JobStatus.CANCELED,
+    "created": JobStatus.PENDING,
+}
+
+
+class Trigger(StrEnum):
+    """How a job came to be: asked for by a client, or made by a workflow's interval or cron."""
+
+    MANUAL = "MANUAL"
+    AUTOMATIC = "AUTOMATIC"
+
+    @classmethod
+    def parse(cls, raw: str) -> Trigger:
+        try:
+            return cls(raw.strip().upper())
+        except ValueError:
+            raise InvalidError("Invalid request", {"trigger": ["Must be MANUAL or AUTOMATIC."]}) from None
+
+
+PRIORITY_MIN, PRIORITY_MAX = -5, 5
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything needed to create a job; validated before it reaches the store."""
+
+    task: str
+    queue: str = "default"
+    params: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    max_retries: int = 3
+    timeout_s: int = 30
+    scheduled_at: datetime | None = None
+    title: str = ""
+    description: str = ""
+    actor: str = ""
+    trigger: Trigger = Trigger.MANUAL
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    input_data: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One finished attempt of a job, kept in its history."""
+
+    attempt: int
+    status: str
+    error: str | None
+    worker_id: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as clients see it, read from its rq job hash."""
+
+    id: str
+    queue: str
+    task: str
+    status: JobStatus
+    params: dict[str, Any]
+    title: str
+    description: str
+    actor: str
+    trigger: Trigger
+    workflow_id: str | None
+    workflow_name: str | None
+    priority: int
+    retry_count: int
+    max_retries: int
+    timeout_s: int
+    progress: float | None
+    current_step: str | None
+    result: Any
+    error: str | None
+    stacktrace: list[str] | None
+    worker_id: str | None
+    created_at: datetime
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    history: list[Attempt]
+    input_data: list[Any] | None = None
+    run_at: datetime | None = None  # when a scheduled job (or a waiting retry) becomes pending
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return max(0, round((self.completed_at - self.started_at).total_seconds() * 1000))
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Filters of a job listing; None means any."""
+
+    status: JobStatus | None = None
+    queue: str | None = None
+    task: str | None = None
+    trigger: Trigger | None = None
+    workflow_id: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job listing with the counts that go with it."""
+
+    jobs: list[Job]
+    total: int
+    pending_count: int
+    running_count: int
+    next_cursor: str | None
+    page: int | None
+    limit: int
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: a user or an API token, with its role and optional queue scope."""
+
+    name: str
+    role: str
+    kind: str = "user"
+    queues: tuple[str, ...] | None = None
+
+    def may_see_queue(self, queue: str) -> bool:
+        return self.queues is None or queue in self.queues
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A live worker process as /workers shows it."""
+
+    name: str
+    hostname: str
+    pid: int | None
+    state: str
+    queues: list[str]
+    current_job_id: str | None
+    last_heartbeat: datetime | None
+    started_at: datetime | None
+    successful_jobs: int
+    failed_jobs: int
+    total_working_time_s: float

@@ -1,0 +1,27 @@
+"""Builds the store and services from settings: shared by the API, the worker and the scheduler."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from app.services.jobs import JobService
+from app.settings import Settings
+from app.store.jobs import JobStore, Retention
+from app.store.scripts import Scripts
+from app.tasks import TaskRegistry
+
+
+def retention_of(settings: Settings) -> Retention:
+    return Retention(
+        ttl_s=settings.result_ttl_s,
+        keep={
+            "completed": settings.keep_completed,
+            "failed": settings.keep_failed,
+            "canceled": settings.keep_canceled,
+        },
+        delays_s=settings.retry_delays_s,
+    )
+
+
+def build_job_service(settings: Settings, redis: Redis, tasks: TaskRegistry) -> JobService:
+    return JobService(JobStore(redis, Scripts(redis), retention_of(settings)), tasks)

@@ -1,0 +1,216 @@
+-- Shared helpers of every Jobline script. `K` (key prefixes) and `NOW_*` are defined by the prelude
+-- that app/store/scripts.py generates from app/keys.py; no key literal lives in Lua.
+-- Status words: Jobline's (pending, running, ...) in indexes, rq's (queued, started, ...) in job hashes.
+
+local RQS = {pending = 'queued', running = 'started', scheduled = 'scheduled',
+             completed = 'finished', failed = 'failed', canceled = 'canceled'}
+local FROM_RQ = {queued = 'pending', started = 'running', scheduled = 'scheduled', finished = 'completed',
+                 failed = 'failed', canceled = 'canceled', deferred = 'scheduled', stopped = 'canceled',
+                 created = 'pending'}
+local TERMINAL = {completed = K.finished, failed = K.failed, canceled = K.canceled}
+local FIELDS = {'status', 'origin', 'jl_task', 'jl_trig', 'jl_wf', 'jl_pri', 'jl_exec', 'worker_name',
+                'jl_retry', 'jl_maxr', 'jl_attempts', 'started_at', 'jl_err', 'jl_hist', 'jl_prog', 'jl_step'}
+local PRIORITY_SPAN = 10000000000000  -- pending order score: (5 - priority) * span + enqueue ms
+local TTL_MARGIN = 86400  -- job hashes outlive their registry entry by a day: trimming, not expiry, removes them
+
+local function iso(us)
+  local s = math.floor(us / 1000000)
+  local frac = us - s * 1000000
+  local days = math.floor(s / 86400)
+  local rem = s - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, m, d,
+    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, frac)
+end
+local NOW_ISO = iso(NOW_US)
+
+local function fields(jid)
+  local values = redis.call('HMGET', K.job .. jid, unpack(FIELDS))
+  if not values[1] then return nil end
+  local f = {}
+  for i, name in ipairs(FIELDS) do f[name] = values[i] or '' end
+  f.state = FROM_RQ[f.status] or 'pending'
+  return f
+end
+
+local function list_name(queue, priority)
+  if priority == 0 then return queue end
+  return queue .. '@' .. priority
+end
+
+local function dim_prefixes(f)
+  local d = {K.ix .. 'task:' .. f.jl_task .. ':', K.ix .. 'trigger:' .. f.jl_trig .. ':'}
+  if f.jl_wf ~= '' then d[3] = K.ix .. 'wf:' .. f.jl_wf .. ':' .. f.jl_trig .. ':' end
+  return d
+end
+
+-- Move a job between the listing indexes of two statuses (either may be nil).
+local function ix_move(jid, f, from, to, score)
+  for _, p in ipairs(dim_prefixes(f)) do
+    if from then redis.call('ZREM', p .. from, jid) end
+    if to then redis.call('ZADD', p .. to, score, jid) end
+  end
+  local qix = K.ix .. 'queue:' .. f.origin .. ':pending'
+  if from == 'pending' then redis.call('ZREM', qix, jid) end
+  if to == 'pending' then redis.call('ZADD', qix, score, jid) end
+end
+
+local function emit(jid, queue, status, progress, step)
+  redis.call('XADD', K.events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'id', jid, 'queue', queue,
+    'status', status, 'progress', progress or '', 'step', step or '', 'ts', NOW_ISO)
+end
+
+local function wake(queue)
+  redis.call('LPUSH', K.wake .. queue, '1')
+  redis.call('LTRIM', K.wake .. queue, 0, 0)
+end
+
+-- Remove a job from the rq structure and the indexes of the status it is in.
+local function leave(jid, f)
+  local q, st = f.origin, f.state
+  if st == 'pending' then
+    redis.call('LREM', K.queue .. list_name(q, tonumber(f.jl_pri) or 0), 1, jid)
+  elseif st == 'scheduled' then
+    redis.call('ZREM', K.scheduled .. q, jid)
+    redis.call('ZREM', K.retrying .. q, jid)
+  elseif st == 'running' then
+    redis.call('ZREM', K.wip .. q, jid .. ':' .. f.jl_exec)
+  else
+    redis.call('ZREM', TERMINAL[st] .. q, jid)
+  end
+  ix_move(jid, f, st, nil)
+end
+
+local function delete_job(jid, f)
+  if f then leave(jid, f) end
+  redis.call('DEL', K.job .. jid, K.logs .. jid, K.results .. jid, K.executions .. jid)
+end
+
+local function push_history(jid, f, status, err, ended)
+  if f.started_at == '' then return end
+  local hist = {}
+  if f.jl_hist ~= '' then hist = cjson.decode(f.jl_hist) end
+  hist[#hist + 1] = {attempt = tonumber(f.jl_attempts) or 1, status = status, error = err,
+                     workerId = f.worker_name, startedAt = f.started_at, completedAt = ended}
+  while #hist > 24 do table.remove(hist, 1) end
+  redis.call('HSET', K.job .. jid, 'jl_hist', cjson.encode(hist))
+end
+
+local function enter_pending(jid, f, front)
+  local pri = tonumber(f.jl_pri) or 0
+  local lkey = K.queue .. list_name(f.origin, pri)
+  if front then redis.call('LPUSH', lkey, jid) else redis.call('RPUSH', lkey, jid) end
+  redis.call('SADD', K.queues, lkey)
+  local score = (5 - pri) * PRIORITY_SPAN + (front and 0 or NOW_MS)
+  ix_move(jid, f, nil, 'pending', score)
+  redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
+  wake(f.origin)
+  emit(jid, f.origin, 'pending', f.jl_prog, f.jl_step)
+end
+
+local function enter_scheduled(jid, f, run_at, is_retry)
+  redis.call('ZADD', K.scheduled .. f.origin, run_at, jid)
+  if is_retry then redis.call('ZADD', K.retrying .. f.origin, run_at, jid) end
+  ix_move(jid, f, nil, 'scheduled', run_at)
+  redis.call('HSET', K.job .. jid, 'status', 'scheduled', 'jl_upd', NOW_ISO, 'jl_runat', string.format('%.3f', run_at))
+  wake(f.origin)
+  emit(jid, f.origin, 'scheduled', f.jl_prog, f.jl_step)
+end
+
+local function count_finished(queue, status, duration_ms)
+  redis.call('HINCRBY', K.lifetime, queue .. ':' .. status, 1)
+  for _, g in ipairs({{'10s', 10, 7200}, {'1m', 60, 7200}, {'1h', 3600, 172800}}) do
+    local key = K.tp .. g[1] .. ':' .. math.floor(NOW / g[2])
+    redis.call('HINCRBY', key, status, 1)
+    if duration_ms then
+      redis.call('HINCRBY', key, 'timed', 1)
+      redis.call('HINCRBY', key, 'dur_ms', duration_ms)
+    end
+    redis.call('EXPIRE', key, g[3])
+  end
+end
+
+-- Keep a terminal registry within its count and age limits; trimmed jobs leave Redis entirely.
+local function trim(queue, status, keep)
+  local key = TERMINAL[status] .. queue
+  local victims = redis.call('ZRANGEBYSCORE', key, '-inf', NOW, 'LIMIT', 0, 200)
+  local n = redis.call('ZCARD', key) - #victims
+  if n > keep then
+    local extra = redis.call('ZRANGE', key, #victims, #victims + math.min(n - keep, 1000) - 1)
+    for _, jid in ipairs(extra) do victims[#victims + 1] = jid end
+  end
+  for _, jid in ipairs(victims) do
+    redis.call('ZREM', key, jid)
+    delete_job(jid, fields(jid))
+  end
+end
+
+local function enter_terminal(jid, f, status, cfg, duration_ms)
+  local score = NOW + cfg.ttl
+  redis.call('ZADD', TERMINAL[status] .. f.origin, score, jid)
+  ix_move(jid, f, nil, status, score)
+  redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
+  redis.call('EXPIRE', K.job .. jid, cfg.ttl + TTL_MARGIN)
+  count_finished(f.origin, status, duration_ms)
+  local progress = f.jl_prog
+  if status == 'completed' then progress = '100' end
+  emit(jid, f.origin, status, progress, f.jl_step)
+  trim(f.origin, status, cfg.keep[status])
+end
+
+-- A running attempt failed (error, timeout, abandoned): retry after a delay or fail for good.
+local function fail_attempt(jid, f, err, trace, cfg, duration_ms, no_retry)
+  local retry, maxr = tonumber(f.jl_retry) or 0, tonumber(f.jl_maxr) or 0
+  local jk = K.job .. jid
+  if retry < maxr and not no_retry then
+    retry = retry + 1
+    push_history(jid, f, 'failed', err, NOW_ISO)
+    redis.call('HSET', jk, 'jl_retry', retry, 'jl_err', '', 'jl_trace', '', 'started_at', '', 'ended_at', '',
+      'worker_name', '', 'jl_exec', '')
+    local delay = cfg.delays[math.min(retry, #cfg.delays)]
+    if delay <= 0 then enter_pending(jid, f, false) else enter_scheduled(jid, f, NOW + delay, true) end
+    return 'retry'
+  end
+  redis.call('HSET', jk, 'jl_err', err, 'jl_trace', trace)
+  enter_terminal(jid, f, 'failed', cfg, duration_ms)
+  return 'failed'
+end
+
+-- Move due scheduled jobs (delayed submits and retries) of a queue to pending.
+local function promote(queue, limit)
+  local due = redis.call('ZRANGEBYSCORE', K.scheduled .. queue, '-inf', NOW, 'LIMIT', 0, limit)
+  for _, jid in ipairs(due) do
+    redis.call('ZREM', K.scheduled .. queue, jid)
+    redis.call('ZREM', K.retrying .. queue, jid)
+    local f = fields(jid)
+    if f and f.state == 'scheduled' then
+      ix_move(jid, f, 'scheduled', nil)
+      enter_pending(jid, f, false)
+    end
+  end
+  return #due
+end
+
+-- Running jobs whose lease expired lost their worker (killed, machine gone): retry or fail them.
+local function reap(queue, cfg)
+  local expired = redis.call('ZRANGEBYSCORE', K.wip .. queue, '-inf', NOW, 'LIMIT', 0, 100)
+  for _, member in ipairs(expired) do
+    redis.call('ZREM', K.wip .. queue, member)
+    local sep = string.find(member, ':', 1, true)
+    local jid, exec = string.sub(member, 1, (sep or 0) - 1), string.sub(member, (sep or #member) + 1)
+    local f = fields(jid)
+    if f and f.state == 'running' and f.jl_exec == exec then
+      ix_move(jid, f, 'running', nil)
+      fail_attempt(jid, f, 'abandoned: worker ' .. f.worker_name .. ' stopped sending heartbeats', '', cfg)
+    end
+  end
+  return #expired
+end

@@ -1,0 +1,64 @@
+"""The roster of workers: rq's worker hashes, read without changing anything; dead entries pruned by workers."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from app import keys
+from app.models import WorkerInfo
+from app.store.codec import parse_time
+
+
+def _text(h: dict[bytes, bytes], name: str) -> str:
+    value = h.get(name.encode())
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def _number(h: dict[bytes, bytes], name: str) -> float:
+    try:
+        return float(_text(h, name) or 0)
+    except ValueError:
+        return 0.0
+
+
+def _info(name: str, h: dict[bytes, bytes]) -> WorkerInfo:
+    state = _text(h, "state") or "idle"
+    pid = _text(h, "pid")
+    return WorkerInfo(
+        name=name,
+        hostname=_text(h, "hostname"),
+        pid=int(pid) if pid.isdigit() else None,
+        state={"started": "idle", "busy": "busy", "idle": "idle", "suspended": "suspended"}.get(state, state),
+        queues=[q for q in _text(h, "queues").split(",") if q],
+        current_job_id=_text(h, "current_job") or None,
+        last_heartbeat=parse_time(h.get(b"last_heartbeat")),
+        started_at=parse_time(h.get(b"birth")),
+        successful_jobs=int(_number(h, "successful_job_count")),
+        failed_jobs=int(_number(h, "failed_job_count")),
+        total_working_time_s=_number(h, "total_working_time"),
+    )
+
+
+def live_workers(redis: Redis) -> list[WorkerInfo]:
+    """Workers whose hash still exists (it expires when they stop heart-beating) and that did not stop."""
+    members = sorted(m.decode() for m in redis.smembers(keys.RQ_WORKERS))
+    pipe = redis.pipeline(transaction=False)
+    for member in members:
+        pipe.hgetall(member)
+    workers = []
+    for member, h in zip(members, pipe.execute(), strict=True):
+        if h and b"death" not in h:
+            workers.append(_info(member.removeprefix(keys.RQ_WORKER), h))
+    return workers
+
+
+def prune_dead(redis: Redis) -> int:
+    """Drop roster entries of workers whose hash expired (killed workers never unregister)."""
+    members = [m.decode() for m in redis.smembers(keys.RQ_WORKERS)]
+    pipe = redis.pipeline(transaction=False)
+    for member in members:
+        pipe.exists(member)
+    dead = [m for m, alive in zip(members, pipe.execute(), strict=True) if not alive]
+    if dead:
+        redis.srem(keys.RQ_WORKERS, *dead)
+    return len(dead)

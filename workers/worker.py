@@ -1,0 +1,226 @@
+"""The Jobline worker: rq's worker registration, heartbeat and command channel, with a faster run loop.
+
+Each job costs one Redis round trip (claim.lua records the last outcome and takes the next job) and
+runs in a pre-started child process that is killed and replaced on cancel or timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import uuid
+from types import FrameType
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.worker import BaseWorker, WorkerStatus
+
+from app.settings import Settings
+from app.store.codec import BadJobData, decode_data
+from app.store.workers import ClaimedJob, Outcome, WorkerStore
+from app.tasks import TaskRegistry
+from workers.child import ChildProcess
+
+log = logging.getLogger(__name__)
+MAINTENANCE_EVERY_S = 30.0
+PRECISE_SLEEP_BELOW_S = 0.25
+STOP_REDIS_PATIENCE_S = 10.0
+
+
+class JoblineWorker(BaseWorker):
+    """One worker process: takes jobs from its queues in order, one at a time, until told to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        store: WorkerStore,
+        tasks: TaskRegistry,
+        name: str,
+        child: Any = None,
+    ) -> None:
+        super().__init__(list(store.queues), name=name, connection=redis, worker_ttl=int(settings.lease_s))
+        self.settings = settings
+        self.store = store
+        self.tasks = tasks
+        self.child = child if child is not None else ChildProcess(settings)
+        self._current: ClaimedJob | None = None
+        self._stop_at: float | None = None
+        self._next_maintenance = 0.0
+
+    # --- hooks rq's command handlers call (stop-job, kill-horse) -------------------------------------
+    def get_current_job_id(self) -> str | None:
+        return self._current.id if self._current else None
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        self.child.kill()
+
+    # --- signals ------------------------------------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._stop_at is None:
+            self._stop_at = now + (self.settings.shutdown_grace_s if self._current else 0.0)
+            log.info("worker %s: stopping (signal %s); a running job gets %.0f s to finish",
+                     self.name, signal.Signals(signum).name, self.settings.shutdown_grace_s)
+        else:
+            self._stop_at = now
+            log.warning("worker %s: stopping now; the running job goes back to its queue", self.name)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_at is not None
+
+    # --- main loop ------------------------------------------------------------------------------------
+    def run(self, burst: bool = False) -> None:
+        """Register, serve the queues until stopped (or until empty with `burst`), unregister."""
+        self.register_birth()
+        self.subscribe()
+        self._install_signal_handlers()
+        self.set_state(WorkerStatus.IDLE)
+        log.info("worker %s: serving %s (pid %s)", self.name, ", ".join(self.store.queues), self.pid)
+        self.child.ensure_started()
+        try:
+            self._loop(burst)
+        finally:
+            self._teardown()
+
+    def _loop(self, burst: bool) -> None:
+        outcome: Outcome | None = None
+        while True:
+            mode = self._mode()
+            try:
+                claim = self.store.claim(uuid.uuid4().hex[:16], outcome, mode)
+            except RedisError as e:
+                if self._give_up(e):
+                    return
+                continue  # try again with the same outcome: it is recorded exactly once
+            if outcome is not None and claim.finished == "stale":
+                log.info("job %s: outcome dropped, the job was canceled or taken over meanwhile", outcome.job.id)
+            outcome = None
+            if claim.job is not None:
+                outcome = self._execute(claim.job)
+            elif self.stopping or burst:
+                return
+            else:
+                self._idle(claim.due_in_s)
+
+    def _mode(self) -> str:
+        """take: claim the next job; maint: also trim retention; none: only record the outcome."""
+        now = time.monotonic()
+        if self.stopping:
+            return "none"
+        if now >= self._next_maintenance:
+            self._next_maintenance = now + MAINTENANCE_EVERY_S
+            return "maint"
+        return "take"
+
+    def _give_up(self, error: RedisError) -> bool:
+        """Wait a second after a Redis error; True when stopping and Redis stayed away too long."""
+        log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, error)
+        time.sleep(1.0)
+        if self._stop_at is not None and time.monotonic() > self._stop_at + STOP_REDIS_PATIENCE_S:
+            log.error("worker %s: stopping without reaching Redis; a running job is recovered by its lease", self.name)
+            return True
+        return False
+
+    def _idle(self, due_in_s: float | None) -> None:
+        wait = self.settings.heartbeat_s
+        if due_in_s is not None:
+            wait = min(wait, max(0.0, due_in_s))
+        if wait < PRECISE_SLEEP_BELOW_S:
+            time.sleep(wait)  # Redis times out blocked clients at its own tick (~100 ms); sleep here instead
+            return
+        try:
+            self.store.wait_for_work(wait)
+        except RedisError as e:
+            log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, e)
+            time.sleep(1.0)
+
+    # --- one job --------------------------------------------------------------------------------------
+    def _execute(self, job: ClaimedJob) -> Outcome:
+        started = time.monotonic()
+        try:
+            task, params = decode_data(job.data)
+        except BadJobData as e:
+            log.error("job %s refused: %s", job.id, e)
+            return Outcome(job, "refused", 0.0, error=f"Refused: {e}")
+        if task not in self.tasks:
+            log.error("job %s refused: task %r is not registered in this worker", job.id, task)
+            hint = "register it with @task in a module listed in JOBLINE_TASK_MODULES"
+            return Outcome(job, "refused", 0.0, error=f"Refused: task {task!r} is not registered ({hint})")
+        self._current = job
+        self.set_state(WorkerStatus.BUSY)
+        log.info("job %s: running %s (attempt %d)", job.id, task, job.attempt)
+        try:
+            self.child.ensure_started()
+            self.child.send({"id": job.id, "exec": job.exec_id, "task": task, "params": params,
+                             "queue": job.queue, "attempt": job.attempt})
+            outcome = self._supervise(job, started)
+        finally:
+            self._current = None
+            self._stopped_job_id = None
+        log.info("job %s: %s after %.3f s", job.id, outcome.kind, outcome.seconds)
+        if self.settings.child_max_jobs and self.child.jobs_run >= self.settings.child_max_jobs:
+            self.child.stop()
+        return outcome
+
+    def _supervise(self, job: ClaimedJob, started: float) -> Outcome:
+        deadline = started + job.timeout_s
+        next_beat = started + self.settings.heartbeat_s
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return self._kill(job, started, "error", f"Timeout after {job.timeout_s} s")
+            if self._stop_at is not None and now >= self._stop_at:
+                return self._kill(job, started, "interrupted", "worker shut down before the job finished")
+            limit = min(deadline, next_beat, self._stop_at or deadline)
+            if self.child.poll(limit - now):
+                return self._reply(job, started)
+            if self._stopped_job_id == job.id:
+                return self._kill(job, started, "canceled", "canceled")
+            if time.monotonic() >= next_beat:
+                next_beat += self.settings.heartbeat_s
+                if not self._beat(job):
+                    return self._kill(job, started, "canceled", "the job was canceled or taken over")
+
+    def _reply(self, job: ClaimedJob, started: float) -> Outcome:
+        elapsed = time.monotonic() - started
+        try:
+            reply = self.child.recv()
+        except (EOFError, OSError):
+            if self._stopped_job_id == job.id:
+                self.child.ensure_started()
+                return Outcome(job, "canceled", elapsed, error="canceled")
+            reason = self.child.exit_description()
+            self.child.ensure_started()
+            return Outcome(job, "error", elapsed, error=f"Worker {reason} while running the job")
+        if reply.get("ok"):
+            return Outcome(job, "ok", elapsed, result=reply["result"])
+        return Outcome(job, "error", elapsed, error=reply.get("error"), trace=reply.get("trace"))
+
+    def _kill(self, job: ClaimedJob, started: float, kind: str, error: str) -> Outcome:
+        self.child.kill()
+        self.child.ensure_started()
+        return Outcome(job, kind, time.monotonic() - started, error=error)
+
+    def _beat(self, job: ClaimedJob) -> bool:
+        try:
+            return self.store.heartbeat(job)
+        except RedisError as e:
+            log.warning("job %s: heartbeat failed (%s); the job keeps running", job.id, e)
+            return True
+
+    def _teardown(self) -> None:
+        self.child.stop()
+        try:
+            self.unsubscribe()
+            self.register_death()
+        except RedisError as e:
+            log.warning("worker %s: could not unregister (%s); its key expires by itself", self.name, e)
+        log.info("worker %s: stopped", self.name)
