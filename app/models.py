@@ -31,7 +31,9 @@ class JobStatus(StrEnum):
         status = STATUS_ALIASES.get(word)
         if status is None:
             allowed = ", ".join(s.value for s in cls)
-            raise InvalidError("Invalid request", {"status": [f"Unknown status {raw!r}; use one of {allowed}."]})
+            raise InvalidError(
+                "Invalid request", {"status": [f"Unknown status {raw!r}; use one of {allowed}."]}
+            )
         return status
 
 

@@ -88,47 +88,97 @@ def _floats(lo: float, hi: float) -> Callable[[str, str], float]:
 class Settings:
     """Everything Jobline reads from its environment, parsed and checked once at start."""
 
-    redis_url: str = _env("REDIS_URL", "", None, "Redis URL (`redis://`, `rediss://`, with credentials); "
-                          "unset: `jobline dev` starts a private Redis")
-    env: str = _env("JOBLINE_ENV", "development", _choice("development", "production"),
-                    "`production` refuses a default secret key and requires an admin password")
-    task_modules: tuple[str, ...] = _env("JOBLINE_TASK_MODULES", (), lambda n, r: _csv(r),
-                                         "comma-separated modules that define tasks with `@task`")
-    queues: tuple[str, ...] = _env("JOBLINE_QUEUES", ("default",), _queues,
-                                   "queues always listed, and the ones a worker serves by default")
-    retry_delays_s: tuple[float, ...] = _env("JOBLINE_RETRY_DELAYS", (0.0, 10.0, 60.0), _delays,
-                                             "seconds before retry 1, 2, 3, ...; the last repeats")
-    default_timeout_s: int = _env("JOBLINE_DEFAULT_TIMEOUT", 30, _ints(1, 3600),
-                                  "job timeout in seconds when a submit gives none")
-    max_body_bytes: int = _env("JOBLINE_MAX_BODY", 1 << 20, _ints(1024, 1 << 30),
-                               "largest request body in bytes (413 above)")
-    max_result_bytes: int = _env("JOBLINE_MAX_RESULT", 1 << 20, _ints(1024, 64 << 20),
-                                 "largest JSON result a task may return, in bytes")
-    keep_completed: int = _env("JOBLINE_KEEP_COMPLETED", 1000, _ints(0, 10**8),
-                               "completed jobs kept per queue")
+    redis_url: str = _env(
+        "REDIS_URL",
+        "",
+        None,
+        "Redis URL (`redis://`, `rediss://`, with credentials); unset: `jobline dev` starts a private Redis",
+    )
+    env: str = _env(
+        "JOBLINE_ENV",
+        "development",
+        _choice("development", "production"),
+        "`production` refuses a default secret key and requires an admin password",
+    )
+    task_modules: tuple[str, ...] = _env(
+        "JOBLINE_TASK_MODULES",
+        (),
+        lambda n, r: _csv(r),
+        "comma-separated modules that define tasks with `@task`",
+    )
+    queues: tuple[str, ...] = _env(
+        "JOBLINE_QUEUES",
+        ("default",),
+        _queues,
+        "queues always listed, and the ones a worker serves by default",
+    )
+    retry_delays_s: tuple[float, ...] = _env(
+        "JOBLINE_RETRY_DELAYS",
+        (0.0, 10.0, 60.0),
+        _delays,
+        "seconds before retry 1, 2, 3, ...; the last repeats",
+    )
+    default_timeout_s: int = _env(
+        "JOBLINE_DEFAULT_TIMEOUT", 30, _ints(1, 3600), "job timeout in seconds when a submit gives none"
+    )
+    max_body_bytes: int = _env(
+        "JOBLINE_MAX_BODY", 1 << 20, _ints(1024, 1 << 30), "largest request body in bytes (413 above)"
+    )
+    max_result_bytes: int = _env(
+        "JOBLINE_MAX_RESULT",
+        1 << 20,
+        _ints(1024, 64 << 20),
+        "largest JSON result a task may return, in bytes",
+    )
+    keep_completed: int = _env(
+        "JOBLINE_KEEP_COMPLETED", 1000, _ints(0, 10**8), "completed jobs kept per queue"
+    )
     keep_failed: int = _env("JOBLINE_KEEP_FAILED", 5000, _ints(0, 10**8), "failed jobs kept per queue")
     keep_canceled: int = _env("JOBLINE_KEEP_CANCELED", 1000, _ints(0, 10**8), "canceled jobs kept per queue")
-    result_ttl_s: int = _env("JOBLINE_RESULT_TTL", 7 * 86400, _ints(1, 10**9),
-                             "seconds a finished job is kept at most")
-    heartbeat_s: float = _env("JOBLINE_HEARTBEAT", 5.0, _floats(0.2, 60),
-                              "seconds between a worker's heartbeats")
-    lease_s: float = _env("JOBLINE_LEASE", 30.0, _floats(1, 600),
-                          "seconds without heartbeat after which a running job counts as abandoned")
-    shutdown_grace_s: float = _env("JOBLINE_SHUTDOWN_GRACE", 25.0, _floats(0, 3600),
-                                   "on SIGTERM, seconds a worker lets its job finish before requeueing it")
-    child_max_jobs: int = _env("JOBLINE_CHILD_MAX_JOBS", 0, _ints(0, 10**9),
-                               "replace a worker's child process after this many jobs (0: never)")
-    admin_password: str = _env("JOBLINE_ADMIN_PASSWORD", "", None,
-                               "password of the `admin` user (dev generates one when unset)")
+    result_ttl_s: int = _env(
+        "JOBLINE_RESULT_TTL", 7 * 86400, _ints(1, 10**9), "seconds a finished job is kept at most"
+    )
+    heartbeat_s: float = _env(
+        "JOBLINE_HEARTBEAT", 5.0, _floats(0.2, 60), "seconds between a worker's heartbeats"
+    )
+    lease_s: float = _env(
+        "JOBLINE_LEASE",
+        30.0,
+        _floats(1, 600),
+        "seconds without heartbeat after which a running job counts as abandoned",
+    )
+    shutdown_grace_s: float = _env(
+        "JOBLINE_SHUTDOWN_GRACE",
+        25.0,
+        _floats(0, 3600),
+        "on SIGTERM, seconds a worker lets its job finish before requeueing it",
+    )
+    child_max_jobs: int = _env(
+        "JOBLINE_CHILD_MAX_JOBS",
+        0,
+        _ints(0, 10**9),
+        "replace a worker's child process after this many jobs (0: never)",
+    )
+    admin_password: str = _env(
+        "JOBLINE_ADMIN_PASSWORD", "", None, "password of the `admin` user (dev generates one when unset)"
+    )
     secret_key: str = _env("JOBLINE_SECRET_KEY", DEV_SECRET, None, "signs login tokens")
     token_ttl_s: int = _env("JOBLINE_TOKEN_TTL", 12 * 3600, _ints(60, 10**7), "login token lifetime, seconds")
-    redis_timeout_s: float = _env("JOBLINE_REDIS_TIMEOUT", 2.0, _floats(0.1, 60),
-                                  "API socket timeout to Redis; past it requests answer 503")
+    redis_timeout_s: float = _env(
+        "JOBLINE_REDIS_TIMEOUT",
+        2.0,
+        _floats(0.1, 60),
+        "API socket timeout to Redis; past it requests answer 503",
+    )
     log_level: str = _env("JOBLINE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "")
     api_workers: int = _env("JOBLINE_API_WORKERS", 2, _ints(1, 64), "gunicorn worker processes")
     api_threads: int = _env("JOBLINE_API_THREADS", 32, _ints(1, 10000), "threads per gunicorn worker")
-    anonymous_role: str = _env("JOBLINE_ANONYMOUS_ROLE", "none", _choice("none", "viewer", "operator"),
-                               "role of requests without a token (trusted networks only)")
+    anonymous_role: str = _env(
+        "JOBLINE_ANONYMOUS_ROLE",
+        "none",
+        _choice("none", "viewer", "operator"),
+        "role of requests without a token (trusted networks only)",
+    )
 
     @classmethod
     def load(cls) -> Settings:

@@ -1,7 +1,8 @@
-"""The pre-started child process that runs tasks, so a cancel or timeout can kill it without harming the worker."""
+"""The pre-started child process that runs tasks; killed and replaced on cancel or timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -70,7 +71,9 @@ def _one_line(exc: BaseException) -> str:
 def run_task(registry: TaskRegistry, msg: dict[str, Any], reporter: Any, max_result: int) -> dict[str, Any]:
     """Run one task; returns the reply the parent reads (never raises)."""
     task = registry.get(msg["task"])
-    ctx = JobContext(msg["id"], msg["attempt"], msg["queue"], msg["task"], reporter.report if reporter else None)
+    ctx = JobContext(
+        msg["id"], msg["attempt"], msg["queue"], msg["task"], reporter.report if reporter else None
+    )
     kwargs = dict(msg["params"])
     if task.context_param:
         kwargs[task.context_param] = ctx
@@ -171,10 +174,8 @@ class ChildProcess:
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self._proc.join(timeout=5.0)
 
     def stop(self) -> None:

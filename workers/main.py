@@ -10,8 +10,8 @@ import sys
 
 from redis.exceptions import RedisError
 
-from app.settings import QUEUE_NAME_RE, Settings
 from app.services.wiring import retention_of
+from app.settings import QUEUE_NAME_RE, Settings
 from app.store.connection import connect
 from app.store.roster import live_workers
 from app.store.scripts import Scripts
@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queues", "-q", help="comma-separated queues, in the order they are served "
-                        "(default: JOBLINE_QUEUES)")
+    parser.add_argument(
+        "--queues",
+        "-q",
+        help="comma-separated queues, in the order they are served (default: JOBLINE_QUEUES)",
+    )
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--name", help="worker name (default: <host>-<pid>); must be unique")
     parser.add_argument("--check", action="store_true", help="exit 0 if a worker on this host is alive")
@@ -47,14 +50,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     tasks = load_task_modules(settings.task_modules)
     queues = queues_from(args.queues, settings)
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
-    store = WorkerStore(redis, Scripts(redis), name, queues, retention_of(settings), settings.lease_s,
-                        int(settings.lease_s))
+    store = WorkerStore(
+        redis, Scripts(redis), name, queues, retention_of(settings), settings.lease_s, int(settings.lease_s)
+    )
     try:
         worker = JoblineWorker(settings, redis, store, tasks, name)
         worker.run(burst=args.burst)
     except RedisError as e:
-        print(f"jobline worker: cannot reach Redis at {settings.redis_url!r}: {e}. "
-              "Start Redis or fix REDIS_URL, then run again.", file=sys.stderr)
+        print(
+            f"jobline worker: cannot reach Redis at {settings.redis_url!r}: {e}. "
+            "Start Redis or fix REDIS_URL, then run again.",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -66,8 +66,12 @@ class JoblineWorker(BaseWorker):
         now = time.monotonic()
         if self._stop_at is None:
             self._stop_at = now + (self.settings.shutdown_grace_s if self._current else 0.0)
-            log.info("worker %s: stopping (signal %s); a running job gets %.0f s to finish",
-                     self.name, signal.Signals(signum).name, self.settings.shutdown_grace_s)
+            log.info(
+                "worker %s: stopping (signal %s); a running job gets %.0f s to finish",
+                self.name,
+                signal.Signals(signum).name,
+                self.settings.shutdown_grace_s,
+            )
         else:
             self._stop_at = now
             log.warning("worker %s: stopping now; the running job goes back to its queue", self.name)
@@ -101,7 +105,9 @@ class JoblineWorker(BaseWorker):
                     return
                 continue  # try again with the same outcome: it is recorded exactly once
             if outcome is not None and claim.finished == "stale":
-                log.info("job %s: outcome dropped, the job was canceled or taken over meanwhile", outcome.job.id)
+                log.info(
+                    "job %s: outcome dropped, the job was canceled or taken over meanwhile", outcome.job.id
+                )
             outcome = None
             if claim.job is not None:
                 outcome = self._execute(claim.job)
@@ -125,7 +131,10 @@ class JoblineWorker(BaseWorker):
         log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, error)
         time.sleep(1.0)
         if self._stop_at is not None and time.monotonic() > self._stop_at + STOP_REDIS_PATIENCE_S:
-            log.error("worker %s: stopping without reaching Redis; a running job is recovered by its lease", self.name)
+            log.error(
+                "worker %s: stopping without reaching Redis; a running job is recovered by its lease",
+                self.name,
+            )
             return True
         return False
 
@@ -159,8 +168,16 @@ class JoblineWorker(BaseWorker):
         log.info("job %s: running %s (attempt %d)", job.id, task, job.attempt)
         try:
             self.child.ensure_started()
-            self.child.send({"id": job.id, "exec": job.exec_id, "task": task, "params": params,
-                             "queue": job.queue, "attempt": job.attempt})
+            self.child.send(
+                {
+                    "id": job.id,
+                    "exec": job.exec_id,
+                    "task": task,
+                    "params": params,
+                    "queue": job.queue,
+                    "attempt": job.attempt,
+                }
+            )
             outcome = self._supervise(job, started)
         finally:
             self._current = None

@@ -41,7 +41,9 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    if request.mimetype and not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+    if request.mimetype and not (
+        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    ):
         raise UnsupportedMediaType()
     try:
         body = json.loads(raw)

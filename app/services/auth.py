@@ -35,7 +35,9 @@ class LoginToken:
 class AuthService:
     """Checks passwords and tokens. Users beyond the bootstrap admin come from a user store when given."""
 
-    def __init__(self, settings: Settings, users: Any = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, users: Any = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.settings = settings
         self.users = users
         self.clock = clock or (lambda: datetime.now(UTC))

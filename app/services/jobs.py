@@ -33,7 +33,9 @@ def check_schedule(scheduled_at: datetime | None, now: datetime, field: str = "s
     if scheduled_at is None:
         return
     if scheduled_at < now - timedelta(seconds=SCHEDULE_PAST_S):
-        raise InvalidError("Invalid request", {field: [f"Must not be more than {SCHEDULE_PAST_S} s in the past."]})
+        raise InvalidError(
+            "Invalid request", {field: [f"Must not be more than {SCHEDULE_PAST_S} s in the past."]}
+        )
     if scheduled_at > now + SCHEDULE_AHEAD:
         raise InvalidError("Invalid request", {field: ["Must be at most 366 days ahead."]})
 
@@ -49,7 +51,9 @@ def body_fingerprint(spec: JobSpec) -> str:
 class JobService:
     """Rules about jobs; the API and the scheduler both come through here."""
 
-    def __init__(self, store: JobStore, tasks: TaskRegistry, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, store: JobStore, tasks: TaskRegistry, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.store = store
         self.tasks = tasks
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -57,7 +61,9 @@ class JobService:
     def validate(self, spec: JobSpec) -> None:
         """Raise InvalidError unless `spec` names a registered task with matching params and sane values."""
         if not QUEUE_NAME_RE.match(spec.queue):
-            raise InvalidError("Invalid request", {"queue": ["Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$."]})
+            raise InvalidError(
+                "Invalid request", {"queue": ["Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$."]}
+            )
         self.tasks.get(spec.task).check_params(spec.params)
         check_schedule(spec.scheduled_at, self.clock())
 
@@ -98,7 +104,9 @@ class JobService:
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a pending, scheduled or running job (a running one's process is stopped)."""
-        self._control(job_id, self.store.cancel, "cancel", "Only pending, scheduled or running jobs can be canceled")
+        self._control(
+            job_id, self.store.cancel, "cancel", "Only pending, scheduled or running jobs can be canceled"
+        )
         log.info("job %s canceled", job_id)
         return self.get(job_id)
 
@@ -118,7 +126,9 @@ class JobService:
         )
         log.info("job %s deleted", job_id)
 
-    def _control(self, job_id: str, action: Callable[[str], tuple[str, str | None]], verb: str, hint: str) -> None:
+    def _control(
+        self, job_id: str, action: Callable[[str], tuple[str, str | None]], verb: str, hint: str
+    ) -> None:
         if not valid_id(job_id):
             raise NotFoundError("Job not found")
         outcome, state = action(job_id)

@@ -34,8 +34,10 @@ def render_metrics(svc: Any) -> str:
     for q in names:
         for status in STATUSES:
             lines.append(_line("jobline_jobs", counts[q][status], queue=q, status=status))
-    lines += ["# HELP jobline_jobs_finished_total Jobs finished since the start.",
-              "# TYPE jobline_jobs_finished_total counter"]
+    lines += [
+        "# HELP jobline_jobs_finished_total Jobs finished since the start.",
+        "# TYPE jobline_jobs_finished_total counter",
+    ]
     for key, value in sorted(lifetime.items()):
         q, _, status = key.rpartition(":")
         lines.append(_line("jobline_jobs_finished_total", value, queue=q, status=status))

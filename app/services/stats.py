@@ -18,8 +18,9 @@ WAIT_ALERT_S = 300
 class StatsService:
     """Answers /jobs/stats: what is stored now, what went through, and whether anything looks stuck."""
 
-    def __init__(self, settings: Settings, redis: Redis, queues: QueueStore,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis, queues: QueueStore, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.redis = redis
         self.queues = queues
@@ -39,12 +40,15 @@ class StatsService:
         body["avgProcessingTime"] = tp.pop("avgProcessingTime")
         body["throughput"] = tp
         body["lifetime"] = {
-            s: sum(v for k, v in lifetime.items() if k.endswith(":" + s)) for s in ("completed", "failed", "canceled")
+            s: sum(v for k, v in lifetime.items() if k.endswith(":" + s))
+            for s in ("completed", "failed", "canceled")
         }
         body["health"] = self.health(names, counts, workers)
         return body
 
-    def health(self, names: list[str], counts: dict[str, dict[str, int]], workers: list[Any]) -> dict[str, Any]:
+    def health(
+        self, names: list[str], counts: dict[str, dict[str, int]], workers: list[Any]
+    ) -> dict[str, Any]:
         """degraded when a queue has pending jobs no worker serves, or its next job waited too long."""
         paused = self.queues.paused()
         served = {q for w in workers for q in w.queues}

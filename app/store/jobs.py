@@ -58,7 +58,7 @@ class JobStore:
     def submit(
         self, job_id: str, spec: JobSpec, run_at_s: float | None, idempotency: tuple[str, str] | None = None
     ) -> SubmitOutcome:
-        """Create the job (pending, or scheduled when `run_at_s` is in the future), honouring an idempotency key."""
+        """Create the job: pending, or scheduled when `run_at_s` is ahead; honours an idempotency key."""
         script_keys = [keys.job(job_id)]
         body_hash = ""
         if idempotency is not None:
@@ -76,7 +76,7 @@ class JobStore:
         return SubmitOutcome(outcome.decode(), found_id.decode())
 
     def find(self, job_id: str) -> Job | None:
-        raw = self.redis.hgetall(keys.job(job_id))
+        raw: dict[bytes, bytes] = self.redis.hgetall(keys.job(job_id))  # type: ignore[assignment]
         return decode_job(job_id, raw) if raw else None
 
     def find_many(self, job_ids: list[str]) -> list[Job | None]:

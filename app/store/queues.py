@@ -16,6 +16,10 @@ PRIORITY_SPAN = 10**13  # must match lib.lua: pending order score = (5 - priorit
 GRAINS = {"10s": 10, "1m": 60, "1h": 3600}
 
 
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class QueueStore:
     """Reads and writes that concern whole queues."""
 
@@ -23,14 +27,14 @@ class QueueStore:
         self.redis = redis
 
     def names(self, configured: Iterable[str]) -> list[str]:
-        seen = {m.decode() for m in self.redis.smembers(keys.QUEUES)}
+        seen = {_str(m) for m in self.redis.smembers(keys.QUEUES)}
         return sorted(seen | set(configured))
 
     def exists(self, name: str) -> bool:
         return bool(self.redis.sismember(keys.QUEUES, name))
 
     def paused(self) -> set[str]:
-        return {m.decode() for m in self.redis.smembers(keys.PAUSED)}
+        return {_str(m) for m in self.redis.smembers(keys.PAUSED)}
 
     def set_paused(self, name: str, paused: bool) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -75,7 +79,7 @@ class QueueStore:
 
     def lifetime(self) -> dict[str, int]:
         """Jobs ever finished, per `{queue}:{status}`."""
-        return {k.decode(): int(v) for k, v in self.redis.hgetall(keys.LIFETIME).items()}
+        return {_str(k): int(v) for k, v in self.redis.hgetall(keys.LIFETIME).items()}
 
     def throughput(self, now_s: float | None = None) -> dict[str, Any]:
         """Finished jobs in the last minute, hour and day, and the mean duration over the last hour."""

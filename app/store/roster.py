@@ -1,4 +1,4 @@
-"""The roster of workers: rq's worker hashes, read without changing anything; dead entries pruned by workers."""
+"""The roster of workers: rq's worker hashes, read without changing anything."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from redis import Redis
 from app import keys
 from app.models import WorkerInfo
 from app.store.codec import parse_time
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _text(h: dict[bytes, bytes], name: str) -> str:
@@ -41,7 +45,7 @@ def _info(name: str, h: dict[bytes, bytes]) -> WorkerInfo:
 
 def live_workers(redis: Redis) -> list[WorkerInfo]:
     """Workers whose hash still exists (it expires when they stop heart-beating) and that did not stop."""
-    members = sorted(m.decode() for m in redis.smembers(keys.RQ_WORKERS))
+    members = sorted(_str(m) for m in redis.smembers(keys.RQ_WORKERS))
     pipe = redis.pipeline(transaction=False)
     for member in members:
         pipe.hgetall(member)
@@ -54,7 +58,7 @@ def live_workers(redis: Redis) -> list[WorkerInfo]:
 
 def prune_dead(redis: Redis) -> int:
     """Drop roster entries of workers whose hash expired (killed workers never unregister)."""
-    members = [m.decode() for m in redis.smembers(keys.RQ_WORKERS)]
+    members = [_str(m) for m in redis.smembers(keys.RQ_WORKERS)]
     pipe = redis.pipeline(transaction=False)
     for member in members:
         pipe.exists(member)

@@ -52,7 +52,9 @@ class Scripts:
     def __init__(self, redis: Redis, clock_us: Any = None) -> None:
         self.redis = redis
         self._clock_us = clock_us
-        self._scripts: dict[str, Script] = {name: redis.register_script(source(name)) for name in SCRIPT_NAMES}
+        self._scripts: dict[str, Script] = {
+            name: redis.register_script(source(name)) for name in SCRIPT_NAMES
+        }
 
     def now_arg(self) -> str:
         """ARGV[1]: '' lets Redis's clock decide (one clock for every process); tests inject one."""

@@ -94,7 +94,9 @@ class TaskRegistry:
             raise ConfigError(f"Invalid task name {name!r}")
         existing = self._tasks.get(name)
         if existing is not None and existing.fn is not fn:
-            raise ConfigError(f"Task {name!r} is registered twice ({existing.fn.__module__}, {fn.__module__})")
+            raise ConfigError(
+                f"Task {name!r} is registered twice ({existing.fn.__module__}, {fn.__module__})"
+            )
         signature = inspect.signature(fn)
         task = Task(name=name, fn=fn, signature=signature, context_param=_context_param(signature))
         self._tasks[name] = task

@@ -17,8 +17,12 @@ class SubmitJobSchema(StrictSchema):
     task = fields.String(required=True, validate=validate.Length(min=1, max=128))
     queue = fields.String(load_default="default", validate=QUEUE_FIELD)
     params = fields.Dict(keys=fields.String(), load_default=dict)
-    priority = fields.Integer(strict=True, load_default=0, validate=validate.Range(PRIORITY_MIN, PRIORITY_MAX))
-    max_retries = fields.Integer(strict=True, data_key="maxRetries", load_default=3, validate=validate.Range(0, 25))
+    priority = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(PRIORITY_MIN, PRIORITY_MAX)
+    )
+    max_retries = fields.Integer(
+        strict=True, data_key="maxRetries", load_default=3, validate=validate.Range(0, 25)
+    )
     timeout = fields.Integer(strict=True, load_default=None, validate=validate.Range(1, 3600))
     scheduled_at = Time(data_key="scheduledAt", load_default=None, allow_none=True)
     title = text(200, load_default="")

@@ -29,8 +29,12 @@ def dump_page(page: JobPage) -> dict[str, Any]:
         "runningCount": page.running_count,
         "nextCursor": page.next_cursor,
         "pagination": PAGINATION.dump(
-            {"current_page": page.page, "total_pages": page.total_pages, "total_jobs": page.total,
-             "limit": page.limit}
+            {
+                "current_page": page.page,
+                "total_pages": page.total_pages,
+                "total_jobs": page.total,
+                "limit": page.limit,
+            }
         ),
     }
 
@@ -51,9 +55,16 @@ def submit_job() -> Response:
         raise NotFoundError("Queue not found")
     timeout = data["timeout"] or services().settings.default_timeout_s
     spec = JobSpec(
-        task=data["task"], queue=data["queue"], params=data["params"], priority=data["priority"],
-        max_retries=data["max_retries"], timeout_s=timeout, scheduled_at=data["scheduled_at"],
-        title=data["title"], description=data["description"], actor=who.name,
+        task=data["task"],
+        queue=data["queue"],
+        params=data["params"],
+        priority=data["priority"],
+        max_retries=data["max_retries"],
+        timeout_s=timeout,
+        scheduled_at=data["scheduled_at"],
+        title=data["title"],
+        description=data["description"],
+        actor=who.name,
     )
     job, created = services().jobs.submit(spec, request.headers.get("Idempotency-Key") or None)
     response = jsonify(dump_job(job))
@@ -65,8 +76,13 @@ def submit_job() -> Response:
 @bp.get("")
 def list_jobs() -> Response:
     q = load_query(ListJobsQuery())
-    f = JobFilter(status=q["status"], queue=q["queue"], task=q["task"], trigger=q["trigger"],
-                  workflow_id=q["workflow_id"])
+    f = JobFilter(
+        status=q["status"],
+        queue=q["queue"],
+        task=q["task"],
+        trigger=q["trigger"],
+        workflow_id=q["workflow_id"],
+    )
     page = services().jobs.list(scoped_filter(f), q["limit"], q["page"], q["cursor"])
     return jsonify(dump_page(page))
 
@@ -82,7 +98,9 @@ def scoped_filter(f: JobFilter) -> JobFilter:
         return f
     if len(scope) == 1:
         return replace(f, queue=scope[0])
-    raise InvalidError("Invalid request", {"queue": [f"This token may list only one of: {', '.join(scope)}."]})
+    raise InvalidError(
+        "Invalid request", {"queue": [f"This token may list only one of: {', '.join(scope)}."]}
+    )
 
 
 @bp.get("/<job_id>")
