@@ -20,7 +20,8 @@ Key map (type, lifetime, writer):
 | `jobline:events` | stream of job changes | MAXLEN ~10000 | every status / progress change |
 | `jobline:stats:lifetime` | hash `{q}:{status}` -> count | forever (bounded by queues) | finish |
 | `jobline:stats:tp:{grain}:{bucket}` | hash | TTL 2 grains' windows | finish |
-| `jobline:logs:{id}` | list of log lines | deleted with the job | worker child |
+| `jobline:logs:{id}` | list of log lines (JSON, absolute offsets) | last JOBLINE_LOG_LINES; TTL of the job once it ended; deleted with the job | worker child (logs_append.lua) |
+| `jobline:logfeed` | stream: job id + next offset per appended batch (wakes log followers) | MAXLEN ~1000 | worker child (logs_append.lua) |
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ EVENTS = PREFIX + "events"
 LIFETIME = PREFIX + "stats:lifetime"
 THROUGHPUT = PREFIX + "stats:tp:"
 LOGS = PREFIX + "logs:"
+LOG_FEED = PREFIX + "logfeed"
 USERS = PREFIX + "users"
 USER = PREFIX + "user:"
 TOKENS = PREFIX + "tokens"
@@ -170,4 +172,5 @@ def lua_prefixes() -> dict[str, str]:
         "lifetime": LIFETIME,
         "tp": THROUGHPUT,
         "logs": LOGS,
+        "logfeed": LOG_FEED,
     }

@@ -218,3 +218,44 @@ class WorkerInfo:
     successful_jobs: int
     failed_jobs: int
     total_working_time_s: float
+
+
+# --- real time: change events and captured log lines -----------------------------------------------
+
+DELETED = "deleted"  # the status a change event carries when its job was deleted
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One change of a job as published on the events stream; `entry_id` is the stream entry's id."""
+
+    entry_id: str
+    job_id: str
+    queue: str
+    status: str  # a JobStatus value, or DELETED
+    progress: float | None
+    current_step: str | None
+    timestamp: datetime
+
+    @property
+    def final(self) -> bool:
+        """True when no further change of this job will follow (terminal or deleted)."""
+        return self.status == DELETED or self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One captured line of a job's output; `offset` counts from the job's first line, trimming aside."""
+
+    offset: int
+    ts: datetime
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Lines of a job's log from some offset, and the offset to ask for next."""
+
+    lines: list[LogLine]
+    next_offset: int

@@ -173,6 +173,36 @@ class Settings:
     log_level: str = _env("JOBLINE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "")
     api_workers: int = _env("JOBLINE_API_WORKERS", 2, _ints(1, 64), "gunicorn worker processes")
     api_threads: int = _env("JOBLINE_API_THREADS", 32, _ints(1, 10000), "threads per gunicorn worker")
+    api_worker_class: str = _env(
+        "JOBLINE_API_WORKER_CLASS",
+        "gevent",
+        _choice("gevent", "gthread"),
+        "gunicorn worker class: gevent holds thousands of idle streams per process; gthread one thread each",
+    )
+    api_connections: int = _env(
+        "JOBLINE_API_CONNECTIONS",
+        4000,
+        _ints(10, 100000),
+        "most open client connections per API process (long polls and event streams included)",
+    )
+    redis_pool: int = _env(
+        "JOBLINE_REDIS_POOL",
+        64,
+        _ints(2, 10000),
+        "most Redis connections an API process opens for requests (more requests wait for one)",
+    )
+    sse_heartbeat_s: float = _env(
+        "JOBLINE_SSE_HEARTBEAT",
+        15.0,
+        _floats(0.05, 300),
+        "seconds of silence before an event stream sends a keep-alive comment",
+    )
+    log_lines: int = _env(
+        "JOBLINE_LOG_LINES", 1000, _ints(0, 1000000), "log lines kept per job, the newest (0: capture none)"
+    )
+    log_line_chars: int = _env(
+        "JOBLINE_LOG_LINE_CHARS", 4000, _ints(80, 1000000), "longest captured log line; longer ones are cut"
+    )
     anonymous_role: str = _env(
         "JOBLINE_ANONYMOUS_ROLE",
         "none",

@@ -10,23 +10,26 @@ from flask import Flask
 from app.api import auth as auth_hook
 from app.api.context import Services
 from app.api.errors import register_error_handlers
-from app.api.views import auth, health, jobs
+from app.api.views import auth, health, jobs, realtime
 from app.services.auth import AuthService
 from app.services.stats import StatsService
-from app.services.wiring import build_job_service
+from app.services.wiring import build_job_service, build_realtime_service
 from app.settings import Settings
 from app.store.connection import connect
 from app.store.queues import QueueStore
 from app.tasks import load_task_modules
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (health.bp, auth.bp, jobs.bp)
+BLUEPRINTS = (health.bp, auth.bp, jobs.bp, realtime.bp)
 
 
 def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
     """Build the API. Tests pass settings and a (fake) Redis; production reads the environment."""
     settings = settings or Settings.load()
-    redis = redis if redis is not None else connect(settings, name="jobline-api")
+    reader = redis  # tests inject one client for everything; a server gives the stream reader its own
+    redis = (
+        redis if redis is not None else connect(settings, name="jobline-api", pool_size=settings.redis_pool)
+    )
     tasks = load_task_modules(settings.task_modules)
     queues = QueueStore(redis)
     app = Flask("jobline", static_folder=None)
@@ -39,6 +42,8 @@ def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
         auth=AuthService(settings),
         extra={"queues": queues, "stats": StatsService(settings, redis, queues), "tasks": tasks},
     )
+    svc = app.extensions["jobline"]
+    svc.extra["realtime"] = build_realtime_service(settings, redis, svc.jobs, reader)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     register_error_handlers(app)

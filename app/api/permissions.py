@@ -21,4 +21,9 @@ REQUIRED_ROLE: dict[str, str] = {
     "jobs.cancel_job": "operator",
     "jobs.retry_job": "operator",
     "jobs.delete_job": "admin",
+    # real time
+    "realtime.poll_job": "viewer",
+    "realtime.stream_job": "viewer",
+    "realtime.stream_events": "viewer",
+    "realtime.job_logs": "viewer",
 }

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from redis import Redis
 
+from app.services.hub import EventHub
 from app.services.jobs import JobService
+from app.services.realtime import RealtimeService
 from app.settings import Settings
+from app.store.connection import connect
+from app.store.events import EventStore
 from app.store.jobs import JobStore, Retention
+from app.store.logs import LogStore
 from app.store.scripts import Scripts
 from app.tasks import TaskRegistry
+
+HUB_BLOCK_MS = 1000  # the stream reader's XREAD BLOCK: one idle round trip a second per API process
 
 
 def retention_of(settings: Settings) -> Retention:
@@ -25,3 +32,14 @@ def retention_of(settings: Settings) -> Retention:
 
 def build_job_service(settings: Settings, redis: Redis, tasks: TaskRegistry) -> JobService:
     return JobService(JobStore(redis, Scripts(redis), retention_of(settings)), tasks)
+
+
+def build_realtime_service(
+    settings: Settings, redis: Redis, jobs: JobService, reader: Redis | None = None
+) -> RealtimeService:
+    """Long polls, streams and logs of one API process, sharing one stream reader (its own connection)."""
+    if reader is None:
+        reader = connect(settings, blocking_s=HUB_BLOCK_MS / 1000 + 1, name="jobline-api-events")
+    hub = EventHub(EventStore(reader), block_ms=HUB_BLOCK_MS)
+    logs = LogStore(Scripts(redis))
+    return RealtimeService(jobs, EventStore(redis), logs, hub, heartbeat_s=settings.sse_heartbeat_s)

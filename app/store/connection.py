@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from redis import Redis
+from typing import Any
+
+from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -10,18 +12,31 @@ from app.errors import ConfigError
 from app.settings import Settings
 
 
-def connect(settings: Settings, *, blocking_s: float = 0.0, name: str = "jobline") -> Redis:
-    """A client for `settings.redis_url`; `blocking_s` is the longest blocking call it will make."""
+def connect(
+    settings: Settings, *, blocking_s: float = 0.0, name: str = "jobline", pool_size: int | None = None
+) -> Redis:
+    """A client for `settings.redis_url`; `blocking_s` is the longest blocking call it will make.
+
+    With `pool_size`, at most that many connections are opened; callers beyond wait up to the Redis
+    timeout for a free one (an API process under gevent may have thousands of requests in flight).
+    """
     if not settings.redis_url:
         raise ConfigError("REDIS_URL is not set; set it, or run `jobline dev` to start a private Redis")
     timeout = settings.redis_timeout_s + blocking_s
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=settings.redis_timeout_s,
-        socket_timeout=timeout,
-        socket_keepalive=True,
-        health_check_interval=30,
+    options: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "socket_timeout": timeout,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
         # No silent retries: a script whose reply was lost must not run twice (a second claim or submit).
-        retry=Retry(NoBackoff(), 0),
-        client_name=name,
+        "retry": Retry(NoBackoff(), 0),
+        "client_name": name,
+    }
+    if pool_size is None:
+        return Redis.from_url(settings.redis_url, **options)
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=pool_size, timeout=settings.redis_timeout_s, **options
     )
+    client = Redis(connection_pool=pool)  # the pool's retry policy applies (none)
+    client.auto_close_connection_pool = True
+    return client

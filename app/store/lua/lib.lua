@@ -159,6 +159,7 @@ local function enter_terminal(jid, f, status, cfg, duration_ms)
   ix_move(jid, f, nil, status, score)
   redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
   redis.call('EXPIRE', K.job .. jid, cfg.ttl + TTL_MARGIN)
+  redis.call('EXPIRE', K.logs .. jid, cfg.ttl + TTL_MARGIN)  -- captured logs end with their job
   count_finished(f.origin, status, duration_ms)
   local progress = f.jl_prog
   if status == 'completed' then progress = '100' end

@@ -10,6 +10,7 @@ push_history(jid, f, f.state, f.jl_err ~= '' and f.jl_err or nil, ended)
 redis.call('HSET', K.job .. jid, 'jl_retry', 0, 'jl_err', '', 'jl_trace', '', 'result', '', 'started_at', '',
   'ended_at', '', 'worker_name', '', 'jl_exec', '', 'jl_prog', '', 'jl_step', '')
 redis.call('PERSIST', K.job .. jid)
+redis.call('PERSIST', K.logs .. jid)
 f.jl_prog, f.jl_step = '', ''
 enter_pending(jid, f, false)
 return {'ok', f.state}

@@ -1,0 +1,42 @@
+"""Server-sent events on the wire: framing, keep-alive comments, and the streaming Response."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Response
+
+from app.services.realtime import Feed, Heartbeat
+
+RETRY_MS = 2000
+# First bytes of every stream: the headers go out at once and EventSource reconnects after RETRY_MS.
+PREAMBLE = f": connected\nretry: {RETRY_MS}\n\n".encode()
+KEEPALIVE = b": keepalive\n\n"
+Render = Callable[[Any], bytes]
+
+
+def frame(data: dict[str, Any], event_id: str | int | None = None, event: str | None = None) -> bytes:
+    """One SSE event: optional `event:` and `id:` lines, then the JSON `data:` line (never multi-line)."""
+    head = ""
+    if event:
+        head += f"event: {event}\n"
+    if event_id is not None:
+        head += f"id: {event_id}\n"
+    return f"{head}data: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+
+
+def sse_response(feed: Feed, render: Render) -> Response:
+    """Stream `feed` as text/event-stream; the feed's subscription ends when the client goes."""
+
+    def body() -> Iterator[bytes]:
+        yield PREAMBLE
+        for item in feed:
+            yield KEEPALIVE if isinstance(item, Heartbeat) else render(item)
+
+    response = Response(body(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
+    response.call_on_close(feed.close)
+    return response

@@ -1,0 +1,192 @@
+"""One shared reader of the change stream per process, fanning events out to the requests waiting in it.
+
+Every long poll, event stream and log follower of an API process subscribes here; a single background
+thread blocks in XREAD on `jobline:events` (and the log feed) and hands each entry to the subscriptions
+that want it. Redis sees one blocked reader per process however many clients wait. The code uses plain
+`threading` primitives, which gunicorn's gevent worker turns into greenlet-friendly ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from app import keys
+from app.models import ChangeEvent
+from app.store.events import EventStore, LogNotice
+
+log = logging.getLogger(__name__)
+Item = ChangeEvent | LogNotice
+
+
+class Subscription:
+    """The inbox of one waiting request: events for one job, or for every job of some queues."""
+
+    def __init__(
+        self,
+        hub: EventHub,
+        job_id: str | None,
+        queues: frozenset[str] | None,
+        logs: bool,
+        capacity: int,
+    ) -> None:
+        self.hub, self.job_id, self.queues, self.logs = hub, job_id, queues, logs
+        self.capacity = capacity
+        self.overflowed = False  # items were dropped: the consumer must resynchronise
+        self._items: deque[Item] = deque()
+        self._ready = threading.Event()
+        self.closed = False
+
+    def wants(self, event: ChangeEvent) -> bool:
+        return self.queues is None or event.queue in self.queues
+
+    def push(self, item: Item) -> None:
+        """Called by the reader thread; never blocks (a full inbox drops its oldest item)."""
+        if len(self._items) >= self.capacity:
+            self._items.popleft()
+            self.overflowed = True
+        self._items.append(item)
+        self._ready.set()
+
+    def take(self, timeout_s: float) -> list[Item]:
+        """Everything received so far, waiting up to `timeout_s` for the first item; [] on timeout."""
+        if not self._items:
+            self._ready.wait(max(0.0, timeout_s))
+        self._ready.clear()  # clear before draining: an item pushed meanwhile sets it again
+        items = []
+        while self._items:
+            items.append(self._items.popleft())
+        return items
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.hub.unsubscribe(self)
+
+
+class EventHub:
+    """The per-process reader: started on first use, reading on from where it was after a Redis outage."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        block_ms: int = 1000,
+        batch: int = 1000,
+        capacity: int = 1000,
+        retry_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.block_ms, self.batch, self.capacity, self.retry_s = block_ms, batch, capacity, retry_s
+        self._lock = threading.Lock()
+        self._by_job: dict[str, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+        self._positions: dict[str, str] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.reads = 0
+        self.delivered = 0
+
+    # --- subscriptions ---------------------------------------------------------------------------------
+    def subscribe_job(self, job_id: str, logs: bool = False) -> Subscription:
+        """Events of one job (and its log notices with `logs`), from now on."""
+        sub = Subscription(self, job_id, None, logs, self.capacity)
+        self._add(sub)
+        return sub
+
+    def subscribe_all(self, queues: Iterable[str] | None = None) -> Subscription:
+        """Events of every job (of `queues` only, when given), from now on."""
+        sub = Subscription(
+            self, None, frozenset(queues) if queues is not None else None, False, self.capacity
+        )
+        self._add(sub)
+        return sub
+
+    def _add(self, sub: Subscription) -> None:
+        self.start()  # before the caller reads any state: every later change reaches `sub`
+        with self._lock:
+            if sub.job_id is None:
+                self._all.add(sub)
+            else:
+                self._by_job.setdefault(sub.job_id, set()).add(sub)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub.job_id is None:
+                self._all.discard(sub)
+                return
+            subs = self._by_job.get(sub.job_id)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._by_job[sub.job_id]
+
+    @property
+    def subscriptions(self) -> int:
+        with self._lock:
+            return len(self._all) + sum(len(s) for s in self._by_job.values())
+
+    # --- fan-out ---------------------------------------------------------------------------------------
+    def dispatch(self, events: list[ChangeEvent], notices: list[LogNotice]) -> None:
+        """Hand entries read from Redis to the subscriptions that want them."""
+        with self._lock:
+            for event in events:
+                for sub in self._by_job.get(event.job_id, ()):
+                    sub.push(event)
+                for sub in self._all:
+                    if sub.wants(event):
+                        sub.push(event)
+            for notice in notices:
+                for sub in self._by_job.get(notice.job_id, ()):
+                    if sub.logs:
+                        sub.push(notice)
+        self.delivered += len(events) + len(notices)
+
+    # --- the reader thread -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the reader unless running; the stream positions are read here, in the caller's thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._positions = self._positions or self.store.tail_ids()
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="jobline-event-hub", daemon=True)
+            self._thread.start()
+            log.info("event hub: reading %s from %s", keys.EVENTS, self._positions.get(keys.EVENTS))
+
+    def stop(self) -> None:
+        self._stopping = True
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=self.block_ms / 1000 + 2)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                events, notices, self._positions = self.store.read(self._positions, self.block_ms, self.batch)
+            except RedisError as e:
+                log.warning("event hub: Redis unreachable (%s); reading on in %.0f s", e, self.retry_s)
+                time.sleep(self.retry_s)
+                continue
+            except Exception:  # a bug must not silently end real time for the whole process
+                log.exception("event hub: unexpected error; reading on in %.0f s", self.retry_s)
+                time.sleep(self.retry_s)
+                continue
+            self.reads += 1
+            if events or notices:
+                self.dispatch(events, notices)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "subscriptions": self.subscriptions,
+            "reads": self.reads,
+            "delivered": self.delivered,
+            "position": self._positions.get(keys.EVENTS),
+        }

@@ -1,0 +1,219 @@
+"""Real time for clients: long polls, change feeds (per job or all jobs) and captured job logs.
+
+Every waiting request subscribes to the process's EventHub *before* it reads any state, and reads that
+state together with the id of the last change event (one atomic snapshot). Events up to that id are
+already in the state and are skipped; every later one reaches the subscription. So nothing is missed
+and nothing is counted twice, whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import NotFoundError
+from app.models import ChangeEvent, Job, JobStatus, LogChunk, LogLine
+from app.services.hub import EventHub, Subscription
+from app.services.jobs import JobService, valid_id
+from app.store.events import EventStore, Replay, entry_key, valid_entry_id
+from app.store.logs import LogStore
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Nothing happened for a while: the transport should send a keep-alive."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """The client's Last-Event-ID is older than the stream keeps: it should reload, then read on from here."""
+
+    entry_id: str
+
+
+HEARTBEAT = Heartbeat()
+FeedItem = ChangeEvent | LogLine | Heartbeat | Reset
+
+
+class Feed:
+    """An open stream of items for one client; iterate it, and close it when the client goes."""
+
+    def __init__(self, sub: Subscription, items: Iterator[Any], job: Job | None = None) -> None:
+        self.sub, self._items, self.job = sub, items, job
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._items
+
+    def close(self) -> None:
+        self.sub.close()
+        # ValueError: still running in another thread, where it ends at its next step.
+        with contextlib.suppress(ValueError, AttributeError):
+            self._items.close()  # type: ignore[attr-defined]
+
+
+def snapshot_event(job: Job, entry_id: str) -> ChangeEvent:
+    """The job's current state as a change event that stands for every change up to `entry_id`."""
+    return ChangeEvent(
+        entry_id, job.id, job.queue, job.status.value, job.progress, job.current_step, job.updated_at
+    )
+
+
+def _after(event: ChangeEvent, entry_id: str) -> bool:
+    return entry_key(event.entry_id) > entry_key(entry_id)
+
+
+class RealtimeService:
+    """Long polls, change feeds and logs, all woken by the process's one shared stream reader."""
+
+    def __init__(
+        self,
+        jobs: JobService,
+        events: EventStore,
+        logs: LogStore,
+        hub: EventHub,
+        heartbeat_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        log_batch: int = 500,
+    ) -> None:
+        self.jobs, self.events, self.logs, self.hub = jobs, events, logs, hub
+        self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
+
+    def _open(self, job_id: str, logs: bool = False) -> tuple[Subscription, Job, str]:
+        """Subscribe to a job, then snapshot it; NotFoundError (and no subscription) when there is none."""
+        if not valid_id(job_id):
+            raise NotFoundError("Job not found")
+        sub = self.hub.subscribe_job(job_id, logs=logs)
+        try:
+            job, last_id = self.events.snapshot(job_id)
+        except BaseException:
+            sub.close()
+            raise
+        if job is None:
+            sub.close()
+            raise NotFoundError("Job not found")
+        return sub, job, last_id
+
+    # --- long poll -------------------------------------------------------------------------------------
+    def poll(self, job_id: str, timeout_s: float, current: JobStatus | None) -> Job:
+        """The job once its status differs from `current` (at once if it does already), or at the timeout."""
+        if current is None:
+            return self.jobs.get(job_id)
+        sub, job, last_id = self._open(job_id)
+        try:
+            if job.status != current:
+                return job
+            deadline = self.clock() + timeout_s
+            while (left := deadline - self.clock()) > 0:
+                for item in sub.take(left):
+                    if isinstance(item, ChangeEvent) and _after(item, last_id) and item.status != current:
+                        return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
+            return self.jobs.get(job_id)
+        finally:
+            sub.close()
+
+    # --- change feeds ----------------------------------------------------------------------------------
+    def job_feed(self, job_id: str, last_event_id: str | None = None) -> Feed:
+        """The job's state at once (or what the client missed since `last_event_id`), then every change."""
+        sub, job, last_id = self._open(job_id)
+        replay = None
+        if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(last_id):
+            replay = self.events.since(last_event_id or "", last_id, job_id)
+        return Feed(sub, self._job_items(sub, job, last_id, replay), job)
+
+    def _job_items(self, sub: Subscription, job: Job, last_id: str, replay: Replay | None) -> Iterator[Any]:
+        try:
+            if replay is None or not replay.complete:
+                yield snapshot_event(job, last_id)
+                if job.status.terminal:
+                    return
+            else:
+                for event in replay.events:
+                    yield event
+                    if event.final:
+                        return
+                if job.status.terminal:
+                    return  # the client saw the end before it reconnected
+            yield from self._live(sub, last_id, closes=True)
+        finally:
+            sub.close()
+
+    def all_feed(self, queues: frozenset[str] | None, last_event_id: str | None = None) -> Feed:
+        """Every change (of `queues`, when given) from now on, or from `last_event_id` while still kept."""
+        sub = self.hub.subscribe_all(queues)
+        try:
+            last_id = self.events.last_id()
+        except BaseException:
+            sub.close()
+            raise
+        replay = None
+        if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(last_id):
+            replay = self.events.since(last_event_id or "", last_id)
+        return Feed(sub, self._all_items(sub, last_id, replay))
+
+    def _all_items(self, sub: Subscription, last_id: str, replay: Replay | None) -> Iterator[Any]:
+        try:
+            if replay is not None and not replay.complete:
+                yield Reset(last_id)
+            elif replay is not None:
+                yield from (e for e in replay.events if sub.wants(e))
+            yield from self._live(sub, last_id, closes=False)
+        finally:
+            sub.close()
+
+    def _live(self, sub: Subscription, last_id: str, closes: bool) -> Iterator[Any]:
+        """Events after `last_id` as they come; heartbeats when idle; ends after a final one if `closes`."""
+        while True:
+            items = sub.take(self.heartbeat_s)
+            if not items:
+                yield HEARTBEAT
+                continue
+            if sub.overflowed:  # the client reads slower than changes come: catch up from a fresh state
+                sub.overflowed = False
+                last_id = yield from self._resync(sub, last_id)
+                continue
+            for item in items:
+                if isinstance(item, ChangeEvent) and _after(item, last_id):
+                    last_id = item.entry_id
+                    yield item
+                    if closes and item.final:
+                        return
+
+    def _resync(self, sub: Subscription, last_id: str) -> Generator[Any, None, str]:
+        if sub.job_id is None:
+            last_id = self.events.last_id()
+            yield Reset(last_id)
+            return last_id
+        job, last_id = self.events.snapshot(sub.job_id)
+        if job is not None:
+            yield snapshot_event(job, last_id)
+        return last_id
+
+    # --- logs ------------------------------------------------------------------------------------------
+    def read_logs(self, job_id: str, offset: int, limit: int) -> LogChunk:
+        return self.logs.read(job_id, offset, limit)
+
+    def log_feed(self, job_id: str, offset: int) -> Feed:
+        """The job's log lines from `offset`, then each new one, until the job has ended."""
+        sub, job, last_id = self._open(job_id, logs=True)
+        return Feed(sub, self._log_items(sub, job, last_id, offset), job)
+
+    def _log_items(self, sub: Subscription, job: Job, last_id: str, offset: int) -> Iterator[Any]:
+        ended = job.status.terminal
+        try:
+            while True:
+                chunk = self.logs.read(job.id, offset, self.log_batch)
+                yield from chunk.lines
+                offset = chunk.next_offset
+                if len(chunk.lines) >= self.log_batch:
+                    continue
+                if ended:
+                    return  # the worker stores every line before it reports the end: none can follow
+                items = sub.take(self.heartbeat_s)
+                if not items:
+                    yield HEARTBEAT
+                ended = any(isinstance(i, ChangeEvent) and _after(i, last_id) and i.final for i in items)
+        finally:
+            sub.close()
