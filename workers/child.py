@@ -14,13 +14,17 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from app.cli import LOG_FORMAT
 from app.settings import Settings
 from app.store.codec import cap_trace
 from app.store.connection import connect
+from app.store.logs import LogStore
 from app.store.scripts import Scripts
 from app.store.workers import report_progress
 from app.tasks import JobContext, TaskRegistry, load_task_modules
 from app.tasks.context import set_current_job
+from workers.logs import LogCapture, finish_job
+from workers.logs import install as install_capture
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
@@ -103,6 +107,8 @@ def child_main(conn: Connection, settings: Settings) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     registry = load_task_modules(settings.task_modules)
     scripts = Scripts(connect(settings, name="jobline-child"))
+    capture = LogCapture(LogStore(scripts), max(1, settings.log_lines), settings.log_line_chars)
+    tees = install_capture(capture, settings.log_level, LOG_FORMAT) if settings.log_lines else []
     while True:
         try:
             raw = conn.recv_bytes()
@@ -110,7 +116,12 @@ def child_main(conn: Connection, settings: Settings) -> None:
             return
         msg = json.loads(raw)
         reporter = ProgressReporter(scripts, msg["id"], msg["exec"])
-        reply = run_task(registry, msg, reporter, settings.max_result_bytes)
+        if settings.log_lines:
+            capture.begin(msg["id"], msg["exec"])
+        try:
+            reply = run_task(registry, msg, reporter, settings.max_result_bytes)
+        finally:
+            finish_job(capture, tees)  # every line is stored before the parent hears of the end
         conn.send_bytes(json.dumps(reply).encode())
 
 

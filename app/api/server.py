@@ -1,4 +1,4 @@
-"""`jobline api`: the Flask app under gunicorn (threads, so long polls and streams do not block others)."""
+"""`jobline api`: the Flask app under gunicorn (gevent by default: long polls and streams block nobody)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,17 @@ class JoblineServer(BaseApplication):  # type: ignore[misc]
 
 
 def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """Sizing (docs/realtime.md): a few processes (about one per core), each holding many connections.
+
+    gevent (the default): every request is a greenlet, so an idle long poll or event stream costs a few
+    kilobytes and no thread; `worker_connections` caps the open connections per process. gthread: every
+    open request holds one of `threads` threads, so streams need as many threads as clients.
+    """
     return {
         "bind": f"{host}:{port}",
         "workers": settings.api_workers,
-        "worker_class": "gthread",
+        "worker_class": settings.api_worker_class,
+        "worker_connections": settings.api_connections,
         "threads": settings.api_threads,
         "timeout": 60,
         "graceful_timeout": 10,
