@@ -28,7 +28,12 @@ def frame(data: dict[str, Any], event_id: str | int | None = None, event: str | 
 
 
 def sse_response(feed: Feed, render: Render) -> Response:
-    """Stream `feed` as text/event-stream; the feed's subscription ends when the client goes."""
+    """Stream `feed` as text/event-stream; the feed's subscription ends when the client goes.
+
+    A feed with nothing left to send answers 204, which tells an EventSource to stop reconnecting.
+    """
+    if feed.ended:
+        return Response(status=204)
 
     def body() -> Iterator[bytes]:
         yield PREAMBLE

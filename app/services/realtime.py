@@ -43,6 +43,14 @@ class Feed:
 
     def __init__(self, sub: Subscription, items: Iterator[Any], job: Job | None = None) -> None:
         self.sub, self._items, self.job = sub, items, job
+        self.ended = False  # nothing to send, ever: the client saw the end before it reconnected
+
+    @classmethod
+    def finished(cls, sub: Subscription, job: Job) -> Feed:
+        sub.close()
+        feed = cls(sub, iter(()), job)
+        feed.ended = True
+        return feed
 
     def __iter__(self) -> Iterator[Any]:
         return self._items
@@ -121,6 +129,8 @@ class RealtimeService:
         replay = None
         if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(last_id):
             replay = self.events.since(last_event_id or "", last_id, job_id)
+            if replay.complete and not replay.events and job.status.terminal:
+                return Feed.finished(sub, job)
         return Feed(sub, self._job_items(sub, job, last_id, replay), job)
 
     def _job_items(self, sub: Subscription, job: Job, last_id: str, replay: Replay | None) -> Iterator[Any]:
@@ -130,12 +140,9 @@ class RealtimeService:
                 if job.status.terminal:
                     return
             else:
-                for event in replay.events:
-                    yield event
-                    if event.final:
-                        return
+                yield from replay.events  # all of them: a retried job may have ended more than once
                 if job.status.terminal:
-                    return  # the client saw the end before it reconnected
+                    return
             yield from self._live(sub, last_id, closes=True)
         finally:
             sub.close()
@@ -198,6 +205,8 @@ class RealtimeService:
     def log_feed(self, job_id: str, offset: int) -> Feed:
         """The job's log lines from `offset`, then each new one, until the job has ended."""
         sub, job, last_id = self._open(job_id, logs=True)
+        if job.status.terminal and not self.logs.read(job_id, offset, 1).lines:
+            return Feed.finished(sub, job)
         return Feed(sub, self._log_items(sub, job, last_id, offset), job)
 
     def _log_items(self, sub: Subscription, job: Job, last_id: str, offset: int) -> Iterator[Any]:

@@ -1,0 +1,223 @@
+"""The shared stream reader and the real-time service on fakeredis: fan-out, long poll, feeds, replays."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import fakeredis
+import pytest
+
+from app.errors import NotFoundError
+from app.models import ChangeEvent, JobSpec, JobStatus
+from app.services.hub import EventHub
+from app.services.realtime import HEARTBEAT, RealtimeService, Reset
+from app.services.wiring import build_job_service
+from app.store.events import EventStore, LogNotice
+from app.store.logs import LogStore
+from app.store.scripts import Scripts
+from app.tasks import load_task_modules
+from tests.conftest import make_settings, poll_until
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(job_id: str, status: str = "running", queue: str = "q1", entry_id: str = "5-0") -> ChangeEvent:
+    return ChangeEvent(entry_id, job_id, queue, status, None, None, T0)
+
+
+@pytest.fixture
+def redis():
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def hub(redis):
+    hub = EventHub(EventStore(redis), block_ms=50)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def jobs(redis):
+    return build_job_service(make_settings(), redis, load_task_modules(()))
+
+
+@pytest.fixture
+def service(redis, hub, jobs):
+    return RealtimeService(jobs, EventStore(redis), LogStore(Scripts(redis)), hub, heartbeat_s=0.2)
+
+
+def later(delay_s: float, action) -> threading.Thread:
+    def run() -> None:
+        time.sleep(delay_s)
+        action()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+# --- the hub ---------------------------------------------------------------------------------------------
+
+
+def test_events_reach_the_subscribers_of_their_job_and_of_their_queue(hub):
+    mine, other = hub.subscribe_job("a"), hub.subscribe_job("b")
+    everything, q2_only = hub.subscribe_all(), hub.subscribe_all(["q2"])
+    hub.dispatch([event("a", queue="q1"), event("b", queue="q2")], [])
+    assert [e.job_id for e in mine.take(0)] == ["a"]
+    assert [e.job_id for e in other.take(0)] == ["b"]
+    assert [e.job_id for e in everything.take(0)] == ["a", "b"]
+    assert [e.job_id for e in q2_only.take(0)] == ["b"]
+
+
+def test_log_notices_reach_only_log_subscribers():
+    hub = EventHub(EventStore(fakeredis.FakeRedis()), block_ms=50)
+    plain, follower = hub.subscribe_job("a"), hub.subscribe_job("a", logs=True)
+    hub.dispatch([], [LogNotice("a", 3)])
+    assert plain.take(0) == []
+    assert follower.take(0) == [LogNotice("a", 3)]
+    hub.stop()
+
+
+def test_take_waits_for_the_timeout_when_nothing_comes(hub):
+    sub = hub.subscribe_job("a")
+    started = time.monotonic()
+    assert sub.take(0.1) == []
+    assert time.monotonic() - started >= 0.09
+
+
+def test_a_closed_subscription_gets_nothing_more(hub):
+    sub = hub.subscribe_job("a")
+    sub.close()
+    hub.dispatch([event("a")], [])
+    assert sub.take(0) == []
+    assert hub.subscriptions == 0
+
+
+def test_a_full_inbox_drops_the_oldest_and_says_so(hub):
+    hub.capacity = 3
+    sub = hub.subscribe_job("a")
+    hub.dispatch([event("a", entry_id=f"{i}-0") for i in range(5)], [])
+    assert sub.overflowed
+    assert [e.entry_id for e in sub.take(0)] == ["2-0", "3-0", "4-0"]
+
+
+def test_the_reader_thread_delivers_what_the_scripts_publish(hub, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop", queue="q1"))
+    sub = hub.subscribe_job(job.id)
+    jobs.cancel(job.id)
+    got = poll_until(lambda: sub.take(0.05), timeout_s=5)
+    assert [(e.job_id, e.status) for e in got] == [(job.id, "canceled")]
+    assert hub.stats()["subscriptions"] == 1
+
+
+# --- long poll -------------------------------------------------------------------------------------------
+
+
+def test_poll_answers_at_once_when_the_status_already_differs(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    started = time.monotonic()
+    assert service.poll(job.id, 30, JobStatus.RUNNING).status is JobStatus.PENDING
+    assert service.poll(job.id, 30, None).status is JobStatus.PENDING
+    assert time.monotonic() - started < 5
+
+
+def test_poll_returns_the_job_unchanged_at_the_timeout(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    started = time.monotonic()
+    assert service.poll(job.id, 0.3, JobStatus.PENDING).status is JobStatus.PENDING
+    assert time.monotonic() - started >= 0.3
+
+
+def test_poll_wakes_on_a_status_change(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    later(0.2, lambda: jobs.cancel(job.id))
+    started = time.monotonic()
+    assert service.poll(job.id, 30, JobStatus.PENDING).status is JobStatus.CANCELED
+    assert time.monotonic() - started < 10
+
+
+def test_poll_of_a_job_deleted_meanwhile_is_not_found(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    later(0.2, lambda: jobs.delete(job.id))
+    with pytest.raises(NotFoundError):
+        service.poll(job.id, 30, JobStatus.PENDING)
+
+
+def test_poll_of_an_unknown_job_is_not_found_and_leaves_no_subscription(service, hub):
+    with pytest.raises(NotFoundError):
+        service.poll("missing", 1, JobStatus.PENDING)
+    with pytest.raises(NotFoundError):
+        service.poll("bad id!", 1, JobStatus.PENDING)
+    assert hub.subscriptions == 0
+
+
+# --- feeds -----------------------------------------------------------------------------------------------
+
+
+def test_job_feed_starts_with_the_state_and_ends_after_the_final_change(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    feed = service.job_feed(job.id)
+    items = iter(feed)
+    first = next(items)
+    assert (first.job_id, first.status) == (job.id, "pending")
+    later(0.1, lambda: jobs.cancel(job.id))
+    rest = [i for i in items if i is not HEARTBEAT]
+    assert [e.status for e in rest] == ["canceled"]
+    assert rest[0].entry_id > first.entry_id
+
+
+def test_job_feed_of_an_ended_job_is_its_state_alone(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    jobs.cancel(job.id)
+    assert [e.status for e in service.job_feed(job.id)] == ["canceled"]
+
+
+def test_job_feed_sends_heartbeats_while_idle(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    items = iter(service.job_feed(job.id))
+    next(items)
+    assert next(items) is HEARTBEAT
+
+
+def test_job_feed_replays_what_a_reconnecting_client_missed(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    seen = next(iter(service.job_feed(job.id))).entry_id
+    jobs.cancel(job.id)
+    jobs.retry(job.id)
+    jobs.cancel(job.id)
+    replayed = list(service.job_feed(job.id, last_event_id=seen))
+    assert [e.status for e in replayed] == ["canceled", "pending", "canceled"]
+    assert service.job_feed(job.id, last_event_id=replayed[-1].entry_id).ended  # it saw the end
+
+
+def test_job_feed_with_an_id_older_than_the_stream_sends_the_current_state(service, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    jobs.cancel(job.id)
+    assert [e.status for e in service.job_feed(job.id, last_event_id="1-0")] == ["canceled"]
+
+
+def test_job_feed_with_a_trimmed_id_sends_the_current_state(service, jobs, redis):
+    from app import keys
+
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    jobs.submit(JobSpec(task="demo.noop"))
+    redis.xtrim(keys.EVENTS, maxlen=1, approximate=False)
+    items = iter(service.job_feed(job.id, last_event_id="1-0"))
+    first = next(items)
+    assert (first.job_id, first.status) == (job.id, "pending")
+
+
+def test_all_feed_filters_by_queue_and_resets_a_client_too_far_behind(service, jobs, redis):
+    from app import keys
+
+    feed = iter(service.all_feed(frozenset({"q2"})))
+    jobs.submit(JobSpec(task="demo.noop", queue="q1"))
+    b, _ = jobs.submit(JobSpec(task="demo.noop", queue="q2"))
+    got = next(i for i in feed if i is not HEARTBEAT)
+    assert (got.job_id, got.queue) == (b.id, "q2")
+    redis.xtrim(keys.EVENTS, maxlen=1, approximate=False)
+    first = next(iter(service.all_feed(None, last_event_id="1-0")))
+    assert isinstance(first, Reset)
