@@ -9,6 +9,12 @@ from gunicorn.app.base import BaseApplication
 
 from app.settings import Settings
 
+# gunicorn's worker classes with a drain on SIGTERM (app/api/serving.py), by JOBLINE_API_WORKER_CLASS.
+WORKER_CLASSES = {
+    "gevent": "app.api.serving.JoblineGeventWorker",
+    "gthread": "app.api.serving.JoblineThreadWorker",
+}
+
 
 class JoblineServer(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from Settings, loading the app once per worker process."""
@@ -38,7 +44,7 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
     return {
         "bind": f"{host}:{port}",
         "workers": settings.api_workers,
-        "worker_class": settings.api_worker_class,
+        "worker_class": WORKER_CLASSES[settings.api_worker_class],
         "worker_connections": settings.api_connections,
         "threads": settings.api_threads,
         "timeout": 60,

@@ -42,6 +42,7 @@ class Subscription:
         self._items: deque[Item] = deque()
         self._ready = threading.Event()
         self.closed = False
+        self.ended = False  # the process is stopping: the request should answer and go
 
     def wants(self, event: ChangeEvent) -> bool:
         return self.queues is None or event.queue in self.queues
@@ -56,13 +57,17 @@ class Subscription:
 
     def take(self, timeout_s: float) -> list[Item]:
         """Everything received so far, waiting up to `timeout_s` for the first item; [] on timeout."""
-        if not self._items:
+        if not self._items and not self.ended:
             self._ready.wait(max(0.0, timeout_s))
         self._ready.clear()  # clear before draining: an item pushed meanwhile sets it again
         items = []
         while self._items:
             items.append(self._items.popleft())
         return items
+
+    def end(self) -> None:
+        self.ended = True
+        self._ready.set()
 
     def close(self) -> None:
         if not self.closed:
@@ -89,6 +94,7 @@ class EventHub:
         self._positions: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.draining = False
         self.reads = 0
         self.delivered = 0
 
@@ -110,6 +116,8 @@ class EventHub:
     def _add(self, sub: Subscription) -> None:
         self.start()  # before the caller reads any state: every later change reaches `sub`
         with self._lock:
+            if self.draining:
+                sub.end()
             if sub.job_id is None:
                 self._all.add(sub)
             else:
@@ -125,6 +133,15 @@ class EventHub:
                 subs.discard(sub)
                 if not subs:
                     del self._by_job[sub.job_id]
+
+    def drain(self) -> None:
+        """The process is stopping: every waiting request answers now (streams close; clients reconnect)."""
+        with self._lock:
+            self.draining = True
+            subs = [*self._all, *(s for group in self._by_job.values() for s in group)]
+        for sub in subs:
+            sub.end()
+        log.info("event hub: ended %d waiting requests (shutting down)", len(subs))
 
     @property
     def subscriptions(self) -> int:

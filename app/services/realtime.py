@@ -114,7 +114,7 @@ class RealtimeService:
             if job.status != current:
                 return job
             deadline = self.clock() + timeout_s
-            while (left := deadline - self.clock()) > 0:
+            while (left := deadline - self.clock()) > 0 and not sub.ended:
                 for item in sub.take(left):
                     if isinstance(item, ChangeEvent) and _after(item, last_id) and item.status != current:
                         return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
@@ -174,19 +174,20 @@ class RealtimeService:
         """Events after `last_id` as they come; heartbeats when idle; ends after a final one if `closes`."""
         while True:
             items = sub.take(self.heartbeat_s)
-            if not items:
-                yield HEARTBEAT
-                continue
             if sub.overflowed:  # the client reads slower than changes come: catch up from a fresh state
                 sub.overflowed = False
+                items = []
                 last_id = yield from self._resync(sub, last_id)
-                continue
             for item in items:
                 if isinstance(item, ChangeEvent) and _after(item, last_id):
                     last_id = item.entry_id
                     yield item
                     if closes and item.final:
                         return
+            if sub.ended:
+                return  # the process is stopping: the client reconnects elsewhere with Last-Event-ID
+            if not items:
+                yield HEARTBEAT
 
     def _resync(self, sub: Subscription, last_id: str) -> Generator[Any, None, str]:
         if sub.job_id is None:
@@ -221,6 +222,8 @@ class RealtimeService:
                 if ended:
                     return  # the worker stores every line before it reports the end: none can follow
                 items = sub.take(self.heartbeat_s)
+                if sub.ended:
+                    return
                 if not items:
                     yield HEARTBEAT
                 ended = any(isinstance(i, ChangeEvent) and _after(i, last_id) and i.final for i in items)

@@ -141,9 +141,7 @@ def test_stream_resumes_after_last_event_id_and_answers_204_once_it_saw_the_end(
     assert [e["data"]["status"] for e in first] == ["canceled"]
     client.post(f"/api/v1/jobs/{job['id']}/retry", headers=auth)
     client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=auth)
-    again = client.get(
-        f"/api/v1/jobs/{job['id']}/stream", headers={**auth, "Last-Event-ID": first[-1]["id"]}
-    )
+    again = client.get(f"/api/v1/jobs/{job['id']}/stream", headers={**auth, "Last-Event-ID": first[-1]["id"]})
     assert [e["data"]["status"] for e in events_of(again.get_data())] == ["pending", "canceled"]
     last = events_of(again.get_data())[-1]["id"]
     done = client.get(f"/api/v1/jobs/{job['id']}/stream?lastEventId={last}", headers=auth)
@@ -194,9 +192,7 @@ def test_logs_are_lines_with_offsets_and_a_next_offset(app, client, auth, fake_r
         ("3", "line 3"),
         ("4", "line 4"),
     ]
-    resumed = client.get(
-        f"/api/v1/jobs/{job['id']}/logs?follow=true", headers={**auth, "Last-Event-ID": "4"}
-    )
+    resumed = client.get(f"/api/v1/jobs/{job['id']}/logs?follow=true", headers={**auth, "Last-Event-ID": "4"})
     assert resumed.status_code == 204
 
 

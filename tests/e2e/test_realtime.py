@@ -1,0 +1,235 @@
+"""Real time end to end: gunicorn (`jobline api`) and `jobline worker` processes on a private redis-server.
+
+Long polls, event streams with Last-Event-ID, and captured logs, as an HTTP client sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from app import keys
+from app.redis_server import free_port
+from tests.conftest import ADMIN_PASSWORD, poll_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+TASKS = "tests.e2e.realtime_tasks"
+
+
+class Api:
+    """A running `jobline api` and an admin session against it."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        reply = requests.post(
+            f"{base}/api/v1/auth/login", json={"login": "admin", "password": ADMIN_PASSWORD}, timeout=10
+        )
+        self.http.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.http.get(self.base + path, timeout=kwargs.pop("timeout", 30), **kwargs)
+
+    def submit(self, task: str, queue: str, **params: Any) -> str:
+        reply = self.http.post(
+            f"{self.base}/api/v1/jobs", json={"task": task, "queue": queue, "params": params}, timeout=10
+        )
+        assert reply.status_code == 201, reply.text
+        return reply.json()["id"]
+
+    def stream(self, path: str, **headers: str) -> requests.Response:
+        reply = self.http.get(self.base + path, headers=headers, stream=True, timeout=60)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["Content-Type"].startswith("text/event-stream")
+        return reply
+
+    def wait_status(self, job_id: str, status: str) -> dict[str, Any]:
+        return poll_until(lambda: _if(self.get(f"/api/v1/jobs/{job_id}").json(), status), timeout_s=60)
+
+
+def _if(job: dict[str, Any], status: str) -> dict[str, Any] | None:
+    return job if job["status"] == status else None
+
+
+def sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
+    """The events of a streaming response as they arrive: {'id', 'data'} (comments skipped)."""
+    event: dict[str, Any] = {}
+    for line in reply.iter_lines(chunk_size=None, decode_unicode=True):
+        if not line:
+            if "data" in event:
+                yield event
+            event = {}
+        elif line.startswith("data: "):
+            event["data"] = json.loads(line[6:])
+        elif line.startswith("id: "):
+            event["id"] = line[4:]
+
+
+@pytest.fixture
+def api(processes) -> Api:
+    port = free_port()
+    env = {"JOBLINE_API_WORKERS": "1", "JOBLINE_SSE_HEARTBEAT": "1", "JOBLINE_TASK_MODULES": TASKS}
+    processes.start("api", "--host", "127.0.0.1", "--port", str(port), env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    poll_until(up, timeout_s=60, interval_s=0.2)
+    return Api(base)
+
+
+def start_worker(processes, queue: str) -> None:
+    processes.worker("--queues", queue, env={"JOBLINE_TASK_MODULES": TASKS})
+
+
+# --- long poll -------------------------------------------------------------------------------------------
+
+
+def test_poll_answers_at_once_when_the_status_already_differs(api):
+    job_id = api.submit("demo.noop", "rt-idle")
+    started = time.monotonic()
+    reply = api.get(f"/api/v1/jobs/{job_id}/poll?timeout=120&currentStatus=running", timeout=150)
+    assert reply.status_code == 200 and reply.json()["status"] == "pending"
+    assert time.monotonic() - started < 60  # far from the 120 s it would wait otherwise
+
+
+def test_poll_answers_when_the_status_changes(api, processes):
+    job_id = api.submit("demo.sleep", "rt-change", seconds=2)
+    result: dict[str, Any] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        reply = api.get(f"/api/v1/jobs/{job_id}/poll?timeout=120&currentStatus=pending", timeout=150)
+        result.update(reply=reply, elapsed=time.monotonic() - started)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(1.0)
+    assert thread.is_alive()  # still waiting: nothing changed yet
+    start_worker(processes, "rt-change")
+    thread.join(timeout=150)
+    assert result["reply"].status_code == 200
+    assert result["reply"].json()["status"] in ("running", "completed")
+    assert result["elapsed"] < 90  # woken by the change, not by the 120 s timeout
+
+
+def test_poll_returns_the_job_unchanged_at_the_timeout(api):
+    job_id = api.submit("demo.noop", "rt-idle")
+    started = time.monotonic()
+    reply = api.get(f"/api/v1/jobs/{job_id}/poll?timeout=1&current_status=pending")
+    assert reply.status_code == 200 and reply.json()["status"] == "pending"
+    assert time.monotonic() - started >= 1.0
+    assert api.get(f"/api/v1/jobs/{job_id}/poll?timeout=301").status_code == 400
+
+
+# --- event streams ---------------------------------------------------------------------------------------
+
+
+def test_stream_of_demo_progress_shows_rising_progress_and_ends_completed(api, processes):
+    job_id = api.submit("demo.progress", "rt-stream", steps=5, delay=0.2)
+    reply = api.stream(f"/api/v1/jobs/{job_id}/stream")
+    events = sse(reply)
+    first = next(events)
+    assert first["data"]["status"] == "pending" and first["data"]["id"] == job_id
+    start_worker(processes, "rt-stream")
+    rest = list(events)  # the server closes the stream after the terminal status
+    statuses = [e["data"]["status"] for e in rest]
+    assert statuses[-1] == "completed" and set(statuses[:-1]) == {"running"}
+    progress = [e["data"]["progress"] for e in rest]
+    assert progress == sorted(progress)
+    assert {20.0, 40.0, 60.0, 80.0, 100.0} <= set(progress)
+    assert rest[-2]["data"]["currentStep"] == "Step 5 of 5"
+
+
+def test_a_reconnect_with_last_event_id_misses_nothing(api, processes, real_redis):
+    job_id = api.submit("demo.progress", "rt-resume", steps=6, delay=0.3)
+    reply = api.stream(f"/api/v1/jobs/{job_id}/stream")
+    events = sse(reply)
+    before = [next(events)]
+    start_worker(processes, "rt-resume")
+    before += [next(events), next(events)]
+    reply.close()  # the client drops off mid-job
+    api.wait_status(job_id, "completed")
+    again = api.stream(f"/api/v1/jobs/{job_id}/stream", **{"Last-Event-ID": before[-1]["id"]})
+    after = list(sse(again))
+    published = [
+        entry_id.decode()
+        for entry_id, fields in real_redis.xrange(keys.EVENTS)
+        if fields[b"id"].decode() == job_id and entry_id.decode() > before[0]["id"]
+    ]
+    got = [e["id"] for e in before[1:] + after]
+    assert got == published  # every change after the first snapshot, once, in order
+    assert after[-1]["data"]["status"] == "completed"
+    done = api.get(f"/api/v1/jobs/{job_id}/stream", headers={"Last-Event-ID": after[-1]["id"]})
+    assert done.status_code == 204  # it saw the end: an EventSource stops reconnecting
+
+
+def test_a_last_event_id_older_than_the_stream_gets_the_current_state(api, processes):
+    start_worker(processes, "rt-old")
+    job_id = api.submit("demo.noop", "rt-old")
+    api.wait_status(job_id, "completed")
+    events = list(sse(api.stream(f"/api/v1/jobs/{job_id}/stream", **{"Last-Event-ID": "1-0"})))
+    assert [e["data"]["status"] for e in events] == ["completed"]
+
+
+def test_events_stream_the_changes_of_one_queue(api):
+    reply = api.stream("/api/v1/events?queue=rt-dash")
+    events = sse(reply)
+    api.submit("demo.noop", "rt-other")
+    job_id = api.submit("demo.noop", "rt-dash")
+    event = next(events)
+    reply.close()
+    assert event["data"]["id"] == job_id
+    assert event["data"]["queue"] == "rt-dash" and event["data"]["status"] == "pending"
+
+
+# --- logs ------------------------------------------------------------------------------------------------
+
+
+def test_logs_of_demo_progress_show_its_lines_in_order(api, processes, real_redis):
+    job_id = api.submit("demo.progress", "rt-logs", steps=5, delay=0.2)
+    follow = api.stream(f"/api/v1/jobs/{job_id}/logs?follow=true")
+    start_worker(processes, "rt-logs")
+    followed = [e["data"] for e in sse(follow)]  # closes after the job ends
+    expected = [f"finished step {i} of 5" for i in range(1, 6)]
+    assert [line["message"] for line in followed] == expected
+    assert [line["offset"] for line in followed] == [0, 1, 2, 3, 4]
+    assert {line["level"] for line in followed} == {"INFO"}
+    stored = api.get(f"/api/v1/jobs/{job_id}/logs").json()
+    assert stored == {"lines": followed, "nextOffset": 5}
+    assert api.get(f"/api/v1/jobs/{job_id}/logs?offset=3").json()["lines"] == followed[3:]
+    assert real_redis.ttl(keys.logs(job_id)) > 0  # the job ended: its logs expire with it
+
+
+def test_print_and_stderr_are_captured_with_logging(api, processes):
+    start_worker(processes, "rt-chatty")
+    job_id = api.submit("test.chatty", "rt-chatty", lines=2)
+    api.wait_status(job_id, "completed")
+    lines = api.get(f"/api/v1/jobs/{job_id}/logs").json()["lines"]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("STDOUT", "printed 0"),
+        ("WARNING", "logged 0"),
+        ("STDOUT", "printed 1"),
+        ("WARNING", "logged 1"),
+        ("STDERR", "to stderr"),
+    ]
+
+
+def test_a_deleted_jobs_logs_are_gone(api, processes, real_redis):
+    start_worker(processes, "rt-delete")
+    job_id = api.submit("demo.progress", "rt-delete", steps=2, delay=0.05)
+    api.wait_status(job_id, "completed")
+    assert api.get(f"/api/v1/jobs/{job_id}/logs").json()["lines"]
+    assert api.http.delete(f"{api.base}/api/v1/jobs/{job_id}", timeout=10).status_code == 204
+    assert api.get(f"/api/v1/jobs/{job_id}/logs").status_code == 404
+    assert not real_redis.exists(keys.logs(job_id))
