@@ -72,9 +72,19 @@ def sse(reply: requests.Response) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def api(processes) -> Api:
+def worker_class() -> str:
+    return "gevent"
+
+
+@pytest.fixture
+def api(processes, worker_class) -> Iterator[Api]:
     port = free_port()
-    env = {"JOBLINE_API_WORKERS": "1", "JOBLINE_SSE_HEARTBEAT": "1", "JOBLINE_TASK_MODULES": TASKS}
+    env = {
+        "JOBLINE_API_WORKERS": "1",
+        "JOBLINE_API_WORKER_CLASS": worker_class,
+        "JOBLINE_SSE_HEARTBEAT": "1",
+        "JOBLINE_TASK_MODULES": TASKS,
+    }
     processes.start("api", "--host", "127.0.0.1", "--port", str(port), env=env)
     base = f"http://127.0.0.1:{port}"
 
@@ -85,7 +95,9 @@ def api(processes) -> Api:
             return False
 
     poll_until(up, timeout_s=60, interval_s=0.2)
-    return Api(base)
+    client = Api(base)
+    yield client
+    client.http.close()  # an idle keep-alive connection would hold gunicorn's shutdown for 5 s
 
 
 def start_worker(processes, queue: str) -> None:
@@ -135,6 +147,7 @@ def test_poll_returns_the_job_unchanged_at_the_timeout(api):
 # --- event streams ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("worker_class", ["gevent", "gthread"])
 def test_stream_of_demo_progress_shows_rising_progress_and_ends_completed(api, processes):
     job_id = api.submit("demo.progress", "rt-stream", steps=5, delay=0.2)
     reply = api.stream(f"/api/v1/jobs/{job_id}/stream")
@@ -233,3 +246,16 @@ def test_a_deleted_jobs_logs_are_gone(api, processes, real_redis):
     assert api.http.delete(f"{api.base}/api/v1/jobs/{job_id}", timeout=10).status_code == 204
     assert api.get(f"/api/v1/jobs/{job_id}/logs").status_code == 404
     assert not real_redis.exists(keys.logs(job_id))
+
+
+def test_stopping_the_api_ends_open_streams_at_once(api, processes):
+    job_id = api.submit("demo.noop", "rt-idle")
+    reply = api.stream(f"/api/v1/jobs/{job_id}/stream")
+    events = sse(reply)
+    assert next(events)["data"]["status"] == "pending"
+    api.http.close()
+    server = processes.procs[0]
+    server.terminate()
+    assert list(events) == []  # the stream ended cleanly (the client would reconnect elsewhere)
+    server.wait(timeout=30)
+    assert "graceful timeout" not in processes.logs()  # nobody was cut off after gunicorn's 10 s

@@ -1,0 +1,60 @@
+"""Serving configuration for real time: worker classes, connection limits, settings, draining."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.api.server import WORKER_CLASSES, gunicorn_options
+from app.errors import ConfigError
+from app.services.hub import EventHub
+from app.settings import Settings
+from app.store.events import EventStore
+from tests.conftest import make_settings
+
+
+def test_gevent_is_the_default_worker_class_with_many_connections():
+    options = gunicorn_options(make_settings(), "127.0.0.1", 8080)
+    assert options["worker_class"] == "app.api.serving.JoblineGeventWorker"
+    assert options["worker_connections"] == 4000
+
+
+def test_gthread_can_be_chosen_and_sized():
+    s = Settings.from_env({"JOBLINE_API_WORKER_CLASS": "gthread", "JOBLINE_API_THREADS": "500"})
+    options = gunicorn_options(s, "0.0.0.0", 80)
+    assert options["worker_class"] == WORKER_CLASSES["gthread"]
+    assert options["threads"] == 500
+
+
+def test_the_worker_classes_import():
+    from app.api import serving
+
+    assert serving.JoblineGeventWorker and serving.JoblineThreadWorker
+
+
+def test_real_time_settings_are_read_and_checked():
+    s = Settings.from_env(
+        {"JOBLINE_LOG_LINES": "50", "JOBLINE_LOG_LINE_CHARS": "200", "JOBLINE_SSE_HEARTBEAT": "2.5"}
+    )
+    assert (s.log_lines, s.log_line_chars, s.sse_heartbeat_s) == (50, 200, 2.5)
+    assert Settings().log_lines == 1000 and Settings().sse_heartbeat_s == 15.0
+    for bad in ({"JOBLINE_API_WORKER_CLASS": "sync"}, {"JOBLINE_LOG_LINES": "-1"}):
+        with pytest.raises(ConfigError):
+            Settings.from_env(bad)
+
+
+def test_drain_ends_waiting_and_later_subscriptions(fake_redis):
+    hub = EventHub(EventStore(fake_redis), block_ms=50)
+    waiting = hub.subscribe_job("a")
+    hub.drain()
+    assert waiting.ended and waiting.take(30) == []  # returns at once
+    assert hub.subscribe_all().ended
+    hub.stop()
+
+
+def test_drain_of_an_app_reaches_its_hub(app):
+    from app.api.serving import drain
+
+    hub = app.extensions["jobline"].extra["realtime"].hub
+    drain(app)
+    assert hub.draining
+    drain(object())  # anything else is left alone
