@@ -1,0 +1,308 @@
+"""Real-time benchmark: thousands of SSE clients and long polls on ONE API process while jobs run.
+
+    .venv/bin/python -m bench.realtime_bench [--sse 2000] [--dashboards 100] [--polls 200]
+        [--seconds 60] [--worker-class gevent gthread]
+
+For each worker class: a private redis-server, `jobline api` with one gunicorn worker process, two
+`jobline worker` processes running demo.progress jobs (10 steps of 0.1 s) from one long queue.
+Phase 1 (unloaded): plain GET /api/v1/jobs/{id} latency while the jobs run. Phase 2 (loaded): the same
+GETs while `--sse` event streams (`--dashboards` of them on /events, the rest on /jobs/{id}/stream,
+walking the queue) and `--polls` long polls are open. Prints one JSON document per worker class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from app.redis_server import RedisServer, free_port
+from bench.rt_clients import Jobs, Recorder, dashboard_client, job_stream_client, poll_client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PASSWORD = "bench-password"
+QUEUE = "bench"
+WINDOW = 60  # jobs watched at once: each gets (sse - dashboards) / WINDOW stream clients
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p99": percentile(values, 99),
+        "max": round(max(values), 2) if values else None,
+    }
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pid(master: int) -> int:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return int(children[0])
+
+
+def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any) -> None:
+    """A separate process: GET one job every 50 ms over a keep-alive connection; send latencies (ms)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        conn.request("GET", f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"})
+        reply = conn.getresponse()
+        reply.read()
+        if reply.status == 200:
+            latencies.append((time.perf_counter() - started) * 1000)
+        time.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
+    out.send(latencies)
+
+
+def sample_gets(port: int, token: str, job_id: str, seconds: float) -> multiprocessing.Process:
+    parent, child = multiprocessing.Pipe(duplex=False)
+    proc = multiprocessing.Process(target=get_sampler, args=(port, token, job_id, seconds, child))
+    proc.start()
+    proc.result_pipe = parent  # type: ignore[attr-defined]
+    return proc
+
+
+def redis_stats(r: Redis) -> dict[str, Any]:
+    info = r.info("commandstats")
+    calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in info.items()}
+    clients: dict[str, int] = {}
+    for c in r.client_list():
+        clients[c.get("name") or "-"] = clients.get(c.get("name") or "-", 0) + 1
+    return {"calls": calls, "clients": clients, "at": time.monotonic()}
+
+
+def per_second(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    seconds = after["at"] - before["at"]
+    delta = {k: v - before["calls"].get(k, 0) for k, v in after["calls"].items()}
+    top = sorted(((v, k) for k, v in delta.items() if v), reverse=True)[:8]
+    return {
+        "total_per_s": round(sum(delta.values()) / seconds),
+        "top_per_s": {k: round(v / seconds, 1) for v, k in top},
+        "xread_per_s": round(delta.get("xread", 0) / seconds, 2),
+    }
+
+
+class Stack:
+    """redis-server, `jobline api` (one gunicorn worker) and two `jobline worker` processes."""
+
+    def __init__(self, worker_class: str, tmp: Path) -> None:
+        self.redis = RedisServer(directory=str(tmp / f"redis-{worker_class}")).start()
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update(
+            REDIS_URL=self.redis.url,
+            JOBLINE_ADMIN_PASSWORD=PASSWORD,
+            JOBLINE_API_WORKERS="1",
+            JOBLINE_API_WORKER_CLASS=worker_class,
+            JOBLINE_API_THREADS="2600",  # gthread: one thread per open request
+            JOBLINE_API_CONNECTIONS="5000",
+            JOBLINE_LOG_LEVEL="warning",
+            PYTHONPATH=str(ROOT),
+        )
+        logs = (tmp / f"api-{worker_class}.log").open("wb")
+        cmd = [sys.executable, "-m", "app.cli"]
+        self.api = subprocess.Popen(
+            [*cmd, "api", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers = [
+            subprocess.Popen(
+                [*cmd, "worker", "--queues", QUEUE],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
+        self.client = Redis.from_url(self.redis.url, decode_responses=True)
+
+    def login(self) -> str:
+        for _ in range(300):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                body = json.dumps({"login": "admin", "password": PASSWORD})
+                conn.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
+                return json.loads(conn.getresponse().read())["token"]
+            except (OSError, KeyError, ValueError):
+                time.sleep(0.1)
+        raise SystemExit("the API did not start")
+
+    def submit(self, token: str, n: int) -> list[str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({"task": "demo.progress", "queue": QUEUE, "params": {"steps": 10, "delay": 0.1}})
+        ids = []
+        for _ in range(n):
+            conn.request("POST", "/api/v1/jobs", body, headers)
+            ids.append(json.loads(conn.getresponse().read())["id"])
+        return ids
+
+    def completed(self, token: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request(
+            "GET",
+            f"/api/v1/jobs?status=completed&queue={QUEUE}&limit=1",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return int(json.loads(conn.getresponse().read())["total"])
+
+    def stop(self) -> None:
+        for proc in [self.api, *self.workers]:
+            proc.terminate()
+        for proc in [self.api, *self.workers]:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.redis.stop()
+
+
+async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Namespace) -> dict[str, Any]:
+    rec, stop = Recorder(), asyncio.Event()
+    host, port = "127.0.0.1", stack.port
+    frontier = stack.completed(token)
+    tasks = [
+        asyncio.create_task(dashboard_client(host, port, token, rec, stop)) for _ in range(args.dashboards)
+    ]
+    for i in range(args.sse - args.dashboards):
+        tasks.append(
+            asyncio.create_task(job_stream_client(host, port, token, jobs, frontier + i % WINDOW, rec, stop))
+        )
+        if i % 100 == 99:
+            await asyncio.sleep(0.1)  # ramp up: 1,000 connections a second
+    for i in range(args.polls):
+        tasks.append(
+            asyncio.create_task(poll_client(host, port, token, jobs, frontier + i % WINDOW, rec, stop))
+        )
+    ramp_deadline = time.monotonic() + 60
+    while rec.streams_open < args.sse * 0.98 and time.monotonic() < ramp_deadline:
+        await asyncio.sleep(0.5)
+    opened = rec.streams_open
+    await asyncio.sleep(3)  # settle
+    pid = worker_pid(stack.api.pid)
+    before, cpu_before, rss = redis_stats(stack.client), cpu_s(pid), []
+    sampler = sample_gets(port, token, jobs.ids[0], args.seconds)
+    rec.measuring = True
+    clients_seen: list[dict[str, int]] = []
+    lag: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < args.seconds:
+        tick = time.monotonic()
+        await asyncio.sleep(1.0)
+        lag.append((time.monotonic() - tick - 1.0) * 1000)  # this client's own event-loop delay
+        rss.append(rss_kb(pid))
+        clients_seen.append(redis_stats(stack.client)["clients"])
+    rec.measuring = False
+    after, cpu_after = redis_stats(stack.client), cpu_s(pid)
+    gets = sampler.result_pipe.recv()  # type: ignore[attr-defined]
+    sampler.join()
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "streams_open_at_start": opened,
+        "streams_opened_total": rec.streams_opened,
+        "polls_open_at_end": rec.polls_open,
+        "change_to_client_ms": {
+            "job_streams": summary(rec.sse_ms),
+            "events_dashboards": summary(rec.dash_ms),
+            "long_polls": summary(rec.poll_ms),
+            "all_sse": summary(rec.sse_ms + rec.dash_ms),
+        },
+        "poll_timeouts": rec.poll_timeouts,
+        "get_ms": summary(gets),
+        "api_rss_mb": {"max": round(max(rss) / 1024, 1), "end": round(rss[-1] / 1024, 1)},
+        "api_cpu_percent": round(100 * (cpu_after - cpu_before) / args.seconds, 1),
+        "redis": per_second(before, after),
+        "redis_clients_max": {k: max(c.get(k, 0) for c in clients_seen) for k in clients_seen[-1]},
+        "client_loop_lag_ms": summary(lag),
+        "errors": rec.errors,
+    }
+
+
+def run_class(worker_class: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    stack = Stack(worker_class, tmp)
+    try:
+        token = stack.login()
+        jobs = Jobs(stack.submit(token, args.jobs), WINDOW)
+        pid = worker_pid(stack.api.pid)
+        idle_rss = rss_kb(pid)
+        sampler = sample_gets(stack.port, token, jobs.ids[0], args.unloaded_seconds)
+        unloaded = sampler.result_pipe.recv()  # type: ignore[attr-defined]
+        sampler.join()
+        loaded = asyncio.run(loaded_phase(stack, token, jobs, args))
+        return {
+            "worker_class": worker_class,
+            "api_rss_mb_unloaded": round(idle_rss / 1024, 1),
+            "get_ms_unloaded": summary(unloaded),
+            "loaded": loaded,
+            "get_p99_ratio": round(loaded["get_ms"]["p99"] / summary(unloaded)["p99"], 2),
+        }
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sse", type=int, default=2000, help="event-stream clients in all")
+    parser.add_argument("--dashboards", type=int, default=100, help="of which on /events")
+    parser.add_argument("--polls", type=int, default=200, help="long-poll clients")
+    parser.add_argument("--seconds", type=float, default=60, help="measured loaded phase")
+    parser.add_argument("--unloaded-seconds", type=float, default=30, help="measured unloaded phase")
+    parser.add_argument("--jobs", type=int, default=400, help="demo.progress jobs queued at start")
+    parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print(
+        json.dumps(
+            {"machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}, "args": vars(args)}
+        ),
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="jobline-rt-bench-") as tmp:
+        for worker_class in args.worker_class:
+            print(json.dumps(run_class(worker_class, args, Path(tmp)), indent=1), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
