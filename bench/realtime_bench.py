@@ -203,13 +203,13 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         tasks.append(
             asyncio.create_task(job_stream_client(host, port, token, jobs, frontier + i % WINDOW, rec, stop))
         )
-        if i % 100 == 99:
-            await asyncio.sleep(0.1)  # ramp up: 1,000 connections a second
+        if i % 50 == 49:
+            await asyncio.sleep(0.25)  # ramp up: 200 connections a second
     for i in range(args.polls):
         tasks.append(
             asyncio.create_task(poll_client(host, port, token, jobs, frontier + i % WINDOW, rec, stop))
         )
-    ramp_deadline = time.monotonic() + 60
+    ramp_deadline = time.monotonic() + 120
     while rec.streams_open < args.sse * 0.98 and time.monotonic() < ramp_deadline:
         await asyncio.sleep(0.5)
     opened = rec.streams_open

@@ -112,6 +112,7 @@ async def job_stream_client(
             rec.error(f"stream {headers[':status']}")
             writer.close()
             index += jobs.stride
+            await asyncio.sleep(2.0)  # as an EventSource would (retry: 2000)
             continue
         rec.streams_opened += 1
         rec.streams_open += 1

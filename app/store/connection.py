@@ -11,14 +11,17 @@ from redis.retry import Retry
 from app.errors import ConfigError
 from app.settings import Settings
 
+POOL_WAIT_S = 10.0  # longest wait for a free pooled connection; an unreachable Redis fails at connect
+
 
 def connect(
     settings: Settings, *, blocking_s: float = 0.0, name: str = "jobline", pool_size: int | None = None
 ) -> Redis:
     """A client for `settings.redis_url`; `blocking_s` is the longest blocking call it will make.
 
-    With `pool_size`, at most that many connections are opened; callers beyond wait up to the Redis
-    timeout for a free one (an API process under gevent may have thousands of requests in flight).
+    With `pool_size`, at most that many connections are opened; callers beyond wait for a free one (an
+    API process under gevent may have thousands of requests in flight, e.g. every EventSource of a
+    restarted process reconnecting at once): up to POOL_WAIT_S, since a 503 ends an EventSource for good.
     """
     if not settings.redis_url:
         raise ConfigError("REDIS_URL is not set; set it, or run `jobline dev` to start a private Redis")
@@ -35,7 +38,7 @@ def connect(
     if pool_size is None:
         return Redis.from_url(settings.redis_url, **options)
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=pool_size, timeout=settings.redis_timeout_s, **options
+        settings.redis_url, max_connections=pool_size, timeout=max(POOL_WAIT_S, timeout), **options
     )
     client = Redis(connection_pool=pool)  # the pool's retry policy applies (none)
     client.auto_close_connection_pool = True

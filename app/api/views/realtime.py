@@ -44,13 +44,14 @@ def visible_feed(feed: Feed) -> Feed:
     return feed
 
 
-# One event goes to many clients: it is rendered once per process, not once per client.
-@lru_cache(maxsize=4096)
+# One event goes to many clients: it is rendered once per process, not once per client. The clients of an
+# event take it within milliseconds of each other, so a small cache suffices (and keeps memory flat).
+@lru_cache(maxsize=256)
 def render_job_event(event: ChangeEvent) -> bytes:
     return frame(JOB_EVENT.dump(event), event.entry_id)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def render_queue_event(event: ChangeEvent) -> bytes:
     return frame(QUEUE_EVENT.dump(event), event.entry_id)
 
