@@ -36,19 +36,24 @@ class Reset:
 
 HEARTBEAT = Heartbeat()
 FeedItem = ChangeEvent | LogLine | Heartbeat | Reset
+MaySee = Callable[[str], bool]  # may the caller see jobs of this queue?
+
+
+def _anyone(queue: str) -> bool:
+    return True
 
 
 class Feed:
     """An open stream of items for one client; iterate it, and close it when the client goes."""
 
-    def __init__(self, sub: Subscription, items: Iterator[Any], job: Job | None = None) -> None:
-        self.sub, self._items, self.job = sub, items, job
+    def __init__(self, sub: Subscription, items: Iterator[Any]) -> None:
+        self.sub, self._items = sub, items
         self.ended = False  # nothing to send, ever: the client saw the end before it reconnected
 
     @classmethod
-    def finished(cls, sub: Subscription, job: Job) -> Feed:
+    def finished(cls, sub: Subscription) -> Feed:
         sub.close()
-        feed = cls(sub, iter(()), job)
+        feed = cls(sub, iter(()))
         feed.ended = True
         return feed
 
@@ -60,13 +65,6 @@ class Feed:
         # ValueError: still running in another thread, where it ends at its next step.
         with contextlib.suppress(ValueError, AttributeError):
             self._items.close()  # type: ignore[attr-defined]
-
-
-def snapshot_event(job: Job, entry_id: str) -> ChangeEvent:
-    """The job's current state as a change event that stands for every change up to `entry_id`."""
-    return ChangeEvent(
-        entry_id, job.id, job.queue, job.status.value, job.progress, job.current_step, job.updated_at
-    )
 
 
 def _after(event: ChangeEvent, entry_id: str) -> bool:
@@ -89,61 +87,60 @@ class RealtimeService:
         self.jobs, self.events, self.logs, self.hub = jobs, events, logs, hub
         self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
 
-    def _open(self, job_id: str, logs: bool = False) -> tuple[Subscription, Job, str]:
-        """Subscribe to a job, then snapshot it; NotFoundError (and no subscription) when there is none."""
+    def _open(self, job_id: str, may_see: MaySee, logs: bool = False) -> tuple[Subscription, ChangeEvent]:
+        """Subscribe to a job, then read its state; NotFoundError (and no subscription) when not visible."""
         if not valid_id(job_id):
             raise NotFoundError("Job not found")
         sub = self.hub.subscribe_job(job_id, logs=logs)
         try:
-            job, last_id = self.events.snapshot(job_id)
+            state = self.events.state(job_id)
         except BaseException:
             sub.close()
             raise
-        if job is None:
+        if state is None or not may_see(state.queue):
             sub.close()
             raise NotFoundError("Job not found")
-        return sub, job, last_id
+        return sub, state
 
     # --- long poll -------------------------------------------------------------------------------------
-    def poll(self, job_id: str, timeout_s: float, current: JobStatus | None) -> Job:
+    def poll(
+        self, job_id: str, timeout_s: float, current: JobStatus | None, may_see: MaySee = _anyone
+    ) -> Job:
         """The job once its status differs from `current` (at once if it does already), or at the timeout."""
-        if current is None:
-            return self.jobs.get(job_id)
-        sub, job, last_id = self._open(job_id)
+        sub, state = self._open(job_id, may_see)
         try:
-            if job.status != current:
-                return job
-            deadline = self.clock() + timeout_s
-            while (left := deadline - self.clock()) > 0 and not sub.ended:
-                for item in sub.take(left):
-                    if isinstance(item, ChangeEvent) and _after(item, last_id) and item.status != current:
-                        return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
-            return self.jobs.get(job_id)
+            if current is not None and state.status == current:
+                self._wait_for_change(sub, state, current, timeout_s)
+            return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
         finally:
             sub.close()
 
-    # --- change feeds ----------------------------------------------------------------------------------
-    def job_feed(self, job_id: str, last_event_id: str | None = None) -> Feed:
-        """The job's state at once (or what the client missed since `last_event_id`), then every change."""
-        sub, job, last_id = self._open(job_id)
-        replay = None
-        if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(last_id):
-            replay = self.events.since(last_event_id or "", last_id, job_id)
-            if replay.complete and not replay.events and job.status.terminal:
-                return Feed.finished(sub, job)
-        return Feed(sub, self._job_items(sub, job, last_id, replay), job)
+    def _wait_for_change(self, sub: Subscription, state: ChangeEvent, current: str, timeout_s: float) -> None:
+        deadline = self.clock() + timeout_s
+        while (left := deadline - self.clock()) > 0 and not sub.ended:
+            for item in sub.take(left):
+                if isinstance(item, ChangeEvent) and _after(item, state.entry_id) and item.status != current:
+                    return
 
-    def _job_items(self, sub: Subscription, job: Job, last_id: str, replay: Replay | None) -> Iterator[Any]:
+    # --- change feeds ----------------------------------------------------------------------------------
+    def job_feed(self, job_id: str, last_event_id: str | None = None, may_see: MaySee = _anyone) -> Feed:
+        """The job's state at once (or what the client missed since `last_event_id`), then every change."""
+        sub, state = self._open(job_id, may_see)
+        replay = None
+        if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(state.entry_id):
+            replay = self.events.since(last_event_id or "", state.entry_id, job_id)
+            if replay.complete and not replay.events and state.final:
+                return Feed.finished(sub)
+        return Feed(sub, self._job_items(sub, state, replay))
+
+    def _job_items(self, sub: Subscription, state: ChangeEvent, replay: Replay | None) -> Iterator[Any]:
         try:
             if replay is None or not replay.complete:
-                yield snapshot_event(job, last_id)
-                if job.status.terminal:
-                    return
+                yield state
             else:
                 yield from replay.events  # all of them: a retried job may have ended more than once
-                if job.status.terminal:
-                    return
-            yield from self._live(sub, last_id, closes=True)
+            if not state.final:
+                yield from self._live(sub, state.entry_id, closes=True)
         finally:
             sub.close()
 
@@ -194,27 +191,28 @@ class RealtimeService:
             last_id = self.events.last_id()
             yield Reset(last_id)
             return last_id
-        job, last_id = self.events.snapshot(sub.job_id)
-        if job is not None:
-            yield snapshot_event(job, last_id)
-        return last_id
+        state = self.events.state(sub.job_id)
+        if state is None:
+            return last_id
+        yield state
+        return state.entry_id
 
     # --- logs ------------------------------------------------------------------------------------------
     def read_logs(self, job_id: str, offset: int, limit: int) -> LogChunk:
         return self.logs.read(job_id, offset, limit)
 
-    def log_feed(self, job_id: str, offset: int) -> Feed:
+    def log_feed(self, job_id: str, offset: int, may_see: MaySee = _anyone) -> Feed:
         """The job's log lines from `offset`, then each new one, until the job has ended."""
-        sub, job, last_id = self._open(job_id, logs=True)
-        if job.status.terminal and not self.logs.read(job_id, offset, 1).lines:
-            return Feed.finished(sub, job)
-        return Feed(sub, self._log_items(sub, job, last_id, offset), job)
+        sub, state = self._open(job_id, may_see, logs=True)
+        if state.final and not self.logs.read(job_id, offset, 1).lines:
+            return Feed.finished(sub)
+        return Feed(sub, self._log_items(sub, state, offset))
 
-    def _log_items(self, sub: Subscription, job: Job, last_id: str, offset: int) -> Iterator[Any]:
-        ended = job.status.terminal
+    def _log_items(self, sub: Subscription, state: ChangeEvent, offset: int) -> Iterator[Any]:
+        ended = state.final
         try:
             while True:
-                chunk = self.logs.read(job.id, offset, self.log_batch)
+                chunk = self.logs.read(state.job_id, offset, self.log_batch)
                 yield from chunk.lines
                 offset = chunk.next_offset
                 if len(chunk.lines) >= self.log_batch:
@@ -226,6 +224,8 @@ class RealtimeService:
                     return
                 if not items:
                     yield HEARTBEAT
-                ended = any(isinstance(i, ChangeEvent) and _after(i, last_id) and i.final for i in items)
+                ended = any(
+                    isinstance(i, ChangeEvent) and _after(i, state.entry_id) and i.final for i in items
+                )
         finally:
             sub.close()

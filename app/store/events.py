@@ -9,10 +9,11 @@ from typing import Any, cast
 from redis import Redis
 
 from app import keys
-from app.models import ChangeEvent, Job
-from app.store.codec import decode_job, parse_time
+from app.models import FROM_RQ_STATUS, ChangeEvent, JobStatus
+from app.store.codec import parse_time
 
 EMPTY_ID = "0-0"
+STATE_FIELDS = ("status", "origin", "jl_prog", "jl_step", "jl_upd", "created_at")
 
 
 def _str(value: bytes | str) -> str:
@@ -114,14 +115,28 @@ class EventStore:
                 notices.extend(_notice(raw) for _, raw in entries)
         return events, notices, positions
 
-    def snapshot(self, job_id: str) -> tuple[Job | None, str]:
-        """The job and the id of the last change event, read atomically (the job has every earlier change)."""
+    def state(self, job_id: str) -> ChangeEvent | None:
+        """The job's current state as a change event whose id is the last one it includes (one round trip).
+
+        Reads only the few fields a stream shows, never the params or result of the job.
+        """
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hgetall(keys.job(job_id))
+        pipe.hmget(keys.job(job_id), STATE_FIELDS)
         pipe.xrevrange(keys.EVENTS, count=1)
-        raw, last = pipe.execute()
-        job = decode_job(job_id, raw) if raw else None
-        return job, _str(last[0][0]) if last else EMPTY_ID
+        values, last = cast(list[Any], pipe.execute())
+        if values[0] is None:
+            return None
+        f = dict(zip(STATE_FIELDS, (_str(v) if v is not None else "" for v in values), strict=True))
+        status = FROM_RQ_STATUS.get(f["status"], JobStatus.PENDING)
+        return ChangeEvent(
+            entry_id=_str(last[0][0]) if last else EMPTY_ID,
+            job_id=job_id,
+            queue=f["origin"],
+            status=status.value,
+            progress=_progress(f["jl_prog"]),
+            current_step=f["jl_step"] or None,
+            timestamp=parse_time(f["jl_upd"]) or parse_time(f["created_at"]) or datetime.now(UTC),
+        )
 
     def since(self, after_id: str, until_id: str, job_id: str | None = None, batch: int = 500) -> Replay:
         """Events after `after_id` up to `until_id` (of one job, or all); incomplete if some were trimmed."""

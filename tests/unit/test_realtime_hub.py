@@ -221,3 +221,34 @@ def test_all_feed_filters_by_queue_and_resets_a_client_too_far_behind(service, j
     redis.xtrim(keys.EVENTS, maxlen=1, approximate=False)
     first = next(iter(service.all_feed(None, last_event_id="1-0")))
     assert isinstance(first, Reset)
+
+
+def test_jobs_of_queues_the_caller_may_not_see_are_not_found(service, jobs, hub):
+    job, _ = jobs.submit(JobSpec(task="demo.noop", queue="secret"))
+    hidden = {"may_see": lambda queue: queue != "secret"}
+    with pytest.raises(NotFoundError):
+        service.poll(job.id, 30, JobStatus.PENDING, **hidden)
+    with pytest.raises(NotFoundError):
+        service.poll(job.id, 30, None, **hidden)
+    with pytest.raises(NotFoundError):
+        service.job_feed(job.id, **hidden)
+    with pytest.raises(NotFoundError):
+        service.log_feed(job.id, 0, **hidden)
+    assert hub.subscriptions == 0
+
+
+def test_log_feed_follows_new_lines_until_the_job_ends(service, jobs, redis):
+    from app import keys
+    from app.store.logs import encode_line
+
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    redis.hset(keys.job(job.id), "jl_exec", "e1")
+    logs = LogStore(Scripts(redis))
+    logs.append(job.id, "e1", [encode_line(T0, "INFO", "one")], 100)
+    items = iter(service.log_feed(job.id, 0))
+    assert next(items).message == "one"
+    later(0.1, lambda: logs.append(job.id, "e1", [encode_line(T0, "INFO", "two")], 100))
+    assert next(i for i in items if i is not HEARTBEAT).message == "two"
+    later(0.1, lambda: jobs.cancel(job.id))
+    assert [i for i in items if i is not HEARTBEAT] == []  # ends with the job
+    assert service.log_feed(job.id, 2).ended  # nothing after offset 1 and the job is over

@@ -54,14 +54,6 @@ def test_submit_is_read_back_as_a_change_event(redis, jobs):
     assert positions[keys.EVENTS] == events[0].entry_id == store.last_id()
 
 
-def test_snapshot_pairs_the_job_with_the_last_event_id(redis, jobs):
-    job, _ = jobs.submit(JobSpec(task="demo.noop"))
-    found, last_id = EventStore(redis).snapshot(job.id)
-    assert found is not None and found.id == job.id
-    assert last_id == EventStore(redis).last_id()
-    assert EventStore(redis).snapshot("nope") == (None, last_id)
-
-
 def test_replay_returns_events_after_an_id_filtered_by_job(redis, jobs):
     a, _ = jobs.submit(JobSpec(task="demo.noop"))
     store = EventStore(redis)
@@ -142,3 +134,13 @@ def test_late_lines_of_an_ended_job_expire_with_it(redis):
 def test_no_logs_read_as_empty_from_the_offset_asked(redis):
     chunk = LogStore(Scripts(redis)).read("nothing", 7, 10)
     assert chunk.lines == [] and chunk.next_offset == 7
+
+
+def test_state_is_the_stream_view_of_a_job_without_its_payload(redis, jobs):
+    job, _ = jobs.submit(JobSpec(task="demo.echo", queue="q7", params={"big": "x" * 1000}))
+    state = EventStore(redis).state(job.id)
+    assert state is not None
+    assert (state.job_id, state.queue, state.status, state.progress) == (job.id, "q7", "pending", None)
+    assert state.entry_id == EventStore(redis).last_id()
+    assert state.timestamp == job.updated_at
+    assert EventStore(redis).state("missing") is None

@@ -22,7 +22,7 @@ from app.api.sse import frame, sse_response
 from app.api.views.jobs import dump_job, visible_job
 from app.errors import NotFoundError
 from app.models import ChangeEvent, LogLine
-from app.services.realtime import Feed, RealtimeService, Reset
+from app.services.realtime import RealtimeService, Reset
 
 bp = Blueprint("realtime", __name__, url_prefix="/api/v1")
 JOB_EVENT, QUEUE_EVENT = JobEventSchema(), QueueEventSchema()
@@ -37,11 +37,8 @@ def last_event_id(query: dict[str, Any]) -> str | None:
     return request.headers.get("Last-Event-ID") or query.get("last_event_id")
 
 
-def visible_feed(feed: Feed) -> Feed:
-    if feed.job is not None and not principal().may_see_queue(feed.job.queue):
-        feed.close()
-        raise NotFoundError("Job not found")
-    return feed
+def may_see(queue: str) -> bool:
+    return principal().may_see_queue(queue)
 
 
 # One event goes to many clients: it is rendered once per process, not once per client. The clients of an
@@ -67,15 +64,14 @@ def render_log_line(line: LogLine) -> bytes:
 @bp.get("/jobs/<job_id>/poll")
 def poll_job(job_id: str) -> Response:
     q = load_query(PollQuery())
-    visible_job(job_id)
     current = q["current_status"] or q["current_status_snake"]
-    return jsonify(dump_job(realtime().poll(job_id, q["timeout"], current)))
+    return jsonify(dump_job(realtime().poll(job_id, q["timeout"], current, may_see)))
 
 
 @bp.get("/jobs/<job_id>/stream")
 def stream_job(job_id: str) -> Response:
     q = load_query(StreamQuery())
-    feed = visible_feed(realtime().job_feed(job_id, last_event_id(q)))
+    feed = realtime().job_feed(job_id, last_event_id(q), may_see)
     return sse_response(feed, render_job_event)
 
 
@@ -102,7 +98,7 @@ def visible_queues(queue: str | None) -> frozenset[str] | None:
 def job_logs(job_id: str) -> Response:
     q = load_query(LogsQuery())
     if q["follow"]:
-        feed = visible_feed(realtime().log_feed(job_id, follow_offset(q)))
+        feed = realtime().log_feed(job_id, follow_offset(q), may_see)
         return sse_response(feed, render_log_line)
     visible_job(job_id)
     return jsonify(LOG_CHUNK.dump(realtime().read_logs(job_id, q["offset"], q["limit"])))
