@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -64,6 +65,23 @@ def rss_kb(pid: int) -> int:
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for child in children for p in tree(int(child)))]
+
+
+def tree_cpu_s(pid: int) -> float:
+    total = 0.0
+    for p in tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_s(p)
+    return total
 
 
 def worker_pid(master: int) -> int:
@@ -216,6 +234,10 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     await asyncio.sleep(3)  # settle
     pid = worker_pid(stack.api.pid)
     before, cpu_before, rss = redis_stats(stack.client), cpu_s(pid), []
+    cpu_pids = {"bench_client": os.getpid(), "redis": stack.redis.process.pid}
+    cpu_pids |= {f"worker_{i}": w.pid for i, w in enumerate(stack.workers)}
+    cpu_start = {name: tree_cpu_s(p) for name, p in cpu_pids.items()}
+    load_start = os.getloadavg()[0]
     sampler = sample_gets(port, token, jobs.ids[0], args.seconds)
     rec.measuring = True
     clients_seen: list[dict[str, int]] = []
@@ -229,6 +251,9 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         clients_seen.append(redis_stats(stack.client)["clients"])
     rec.measuring = False
     after, cpu_after = redis_stats(stack.client), cpu_s(pid)
+    cpu_other = {
+        n: round(100 * (tree_cpu_s(p) - cpu_start[n]) / args.seconds, 1) for n, p in cpu_pids.items()
+    }
     gets = sampler.result_pipe.recv()  # type: ignore[attr-defined]
     sampler.join()
     stop.set()
@@ -249,6 +274,8 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         "get_ms": summary(gets),
         "api_rss_mb": {"max": round(max(rss) / 1024, 1), "end": round(rss[-1] / 1024, 1)},
         "api_cpu_percent": round(100 * (cpu_after - cpu_before) / args.seconds, 1),
+        "other_cpu_percent": cpu_other,  # of one core; the machine has os.cpu_count() of them
+        "loadavg_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "redis": per_second(before, after),
         "redis_clients_max": {k: max(c.get(k, 0) for c in clients_seen) for k in clients_seen[-1]},
         "client_loop_lag_ms": summary(lag),

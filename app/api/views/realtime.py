@@ -26,6 +26,8 @@ from app.services.realtime import RealtimeService, Reset
 
 bp = Blueprint("realtime", __name__, url_prefix="/api/v1")
 JOB_EVENT, QUEUE_EVENT = JobEventSchema(), QueueEventSchema()
+# Stateless schemas, built once: a stream open is frequent enough (reconnect herds) to count the cost.
+POLL_QUERY, STREAM_QUERY, EVENTS_QUERY, LOGS_QUERY = PollQuery(), StreamQuery(), EventsQuery(), LogsQuery()
 LOG_LINE, LOG_CHUNK = LogLineSchema(), LogChunkSchema()
 
 
@@ -63,21 +65,21 @@ def render_log_line(line: LogLine) -> bytes:
 
 @bp.get("/jobs/<job_id>/poll")
 def poll_job(job_id: str) -> Response:
-    q = load_query(PollQuery())
+    q = load_query(POLL_QUERY)
     current = q["current_status"] or q["current_status_snake"]
     return jsonify(dump_job(realtime().poll(job_id, q["timeout"], current, may_see)))
 
 
 @bp.get("/jobs/<job_id>/stream")
 def stream_job(job_id: str) -> Response:
-    q = load_query(StreamQuery())
+    q = load_query(STREAM_QUERY)
     feed = realtime().job_feed(job_id, last_event_id(q), may_see)
     return sse_response(feed, render_job_event)
 
 
 @bp.get("/events")
 def stream_events() -> Response:
-    q = load_query(EventsQuery())
+    q = load_query(EVENTS_QUERY)
     feed = realtime().all_feed(visible_queues(q["queue"]), last_event_id(q))
     return sse_response(
         feed, lambda item: render_reset(item) if isinstance(item, Reset) else render_queue_event(item)
@@ -96,7 +98,7 @@ def visible_queues(queue: str | None) -> frozenset[str] | None:
 
 @bp.get("/jobs/<job_id>/logs")
 def job_logs(job_id: str) -> Response:
-    q = load_query(LogsQuery())
+    q = load_query(LOGS_QUERY)
     if q["follow"]:
         feed = realtime().log_feed(job_id, follow_offset(q), may_see)
         return sse_response(feed, render_log_line)
