@@ -242,12 +242,14 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     rec.measuring = True
     clients_seen: list[dict[str, int]] = []
     lag: list[float] = []
+    open_now: list[int] = []
     started = time.monotonic()
     while time.monotonic() - started < args.seconds:
         tick = time.monotonic()
         await asyncio.sleep(1.0)
         lag.append((time.monotonic() - tick - 1.0) * 1000)  # this client's own event-loop delay
         rss.append(rss_kb(pid))
+        open_now.append(rec.streams_open)
         clients_seen.append(redis_stats(stack.client)["clients"])
     rec.measuring = False
     after, cpu_after = redis_stats(stack.client), cpu_s(pid)
@@ -263,6 +265,7 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     return {
         "streams_open_at_start": opened,
         "streams_opened_total": rec.streams_opened,
+        "streams_open_during": {"min": min(open_now), "mean": round(sum(open_now) / len(open_now))},
         "polls_open_at_end": rec.polls_open,
         "change_to_client_ms": {
             "job_streams": summary(rec.sse_ms),
@@ -316,6 +319,7 @@ def main() -> int:
     parser.add_argument("--unloaded-seconds", type=float, default=30, help="measured unloaded phase")
     parser.add_argument("--jobs", type=int, default=400, help="demo.progress jobs queued at start")
     parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
+    parser.add_argument("--log-dir", help="keep the API's log (and Redis's files) here")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -326,8 +330,10 @@ def main() -> int:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="jobline-rt-bench-") as tmp:
+        logs = Path(args.log_dir or tmp)
+        logs.mkdir(parents=True, exist_ok=True)
         for worker_class in args.worker_class:
-            print(json.dumps(run_class(worker_class, args, Path(tmp)), indent=1), flush=True)
+            print(json.dumps(run_class(worker_class, args, logs), indent=1), flush=True)
     return 0
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+THINK_S = 1.0  # a client opens its next job's stream 0-1 s after the last one ended
 
 
 def epoch_ms(iso: str) -> float:
@@ -130,6 +133,7 @@ async def job_stream_client(
             rec.streams_open -= 1
             writer.close()
         index += jobs.stride
+        await asyncio.sleep(random.uniform(0, THINK_S))  # people and programs do not move in lockstep
 
 
 async def dashboard_client(host: str, port: int, token: str, rec: Recorder, stop: asyncio.Event) -> None:
@@ -191,6 +195,7 @@ async def poll_client(
                 if stop.is_set():
                     return
             index += jobs.stride
+            await asyncio.sleep(random.uniform(0, THINK_S))
     except (OSError, asyncio.IncompleteReadError, ValueError):
         rec.error("poll")
     finally:

@@ -58,3 +58,18 @@ def test_drain_of_an_app_reaches_its_hub(app):
     drain(app)
     assert hub.draining
     drain(object())  # anything else is left alone
+
+
+def test_tune_gc_freezes_start_up_objects_and_spaces_out_full_collections():
+    import gc
+
+    from app.api.server import GC_FULL_EVERY, tune_gc
+
+    saved = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (saved[0], saved[1], GC_FULL_EVERY)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
