@@ -4,7 +4,7 @@ Key map (type, lifetime, writer):
 
 | key | type | lifetime | written by |
 |---|---|---|---|
-| rq job hash `<rq:job:>{id}` | hash | TTL = result TTL once terminal; trimmed by retention | submit, worker, control scripts |
+| rq job hash `<rq:job:>{id}` | hash | no TTL: deleted by retention trimming (count, age) or delete | submit, worker, control scripts |
 | rq queue list `<rq:queue:>{q}` / `{q}@{priority}` | list | while pending | submit, claim, cancel (priority 0 in `{q}` itself) |
 | rq queues set | set | forever (names only) | submit |
 | rq started registry `<rq:wip:>{q}` | zset `{id}:{exec}` -> lease expiry | while running | claim, heartbeat, finish |

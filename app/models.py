@@ -218,3 +218,14 @@ class WorkerInfo:
     successful_jobs: int
     failed_jobs: int
     total_working_time_s: float
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue as /queues shows it: pause flag, live workers serving it, and its jobs counted by status."""
+
+    name: str
+    paused: bool
+    workers: int
+    counts: dict[str, int]
+    retrying: int = 0

@@ -138,6 +138,12 @@ class Settings:
     result_ttl_s: int = _env(
         "JOBLINE_RESULT_TTL", 7 * 86400, _ints(1, 10**9), "seconds a finished job is kept at most"
     )
+    wait_alert_s: float = _env(
+        "JOBLINE_WAIT_ALERT",
+        300.0,
+        _floats(1, 10**7),
+        "stats health is `degraded` when a pending job has waited longer than this, in seconds",
+    )
     heartbeat_s: float = _env(
         "JOBLINE_HEARTBEAT", 5.0, _floats(0.2, 60), "seconds between a worker's heartbeats"
     )

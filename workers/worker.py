@@ -19,6 +19,7 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from app.settings import Settings
 from app.store.codec import BadJobData, decode_data
+from app.store.roster import prune_dead
 from app.store.workers import ClaimedJob, Outcome, WorkerStore
 from app.tasks import TaskRegistry
 from workers.child import ChildProcess
@@ -83,6 +84,9 @@ class JoblineWorker(BaseWorker):
     # --- main loop ------------------------------------------------------------------------------------
     def run(self, burst: bool = False) -> None:
         """Register, serve the queues until stopped (or until empty with `burst`), unregister."""
+        pruned = prune_dead(self.connection, self.store.queues)
+        if pruned:
+            log.info("worker %s: dropped %d dead worker(s) from the roster", self.name, pruned)
         self.register_birth()
         self.subscribe()
         self._install_signal_handlers()

@@ -10,8 +10,9 @@ from flask import Flask
 from app.api import auth as auth_hook
 from app.api.context import Services
 from app.api.errors import register_error_handlers
-from app.api.views import auth, health, jobs
+from app.api.views import auth, health, jobs, queues, workers
 from app.services.auth import AuthService
+from app.services.queues import QueueService, WorkerService
 from app.services.stats import StatsService
 from app.services.wiring import build_job_service
 from app.settings import Settings
@@ -20,7 +21,7 @@ from app.store.queues import QueueStore
 from app.tasks import load_task_modules
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (health.bp, auth.bp, jobs.bp)
+BLUEPRINTS = (health.bp, auth.bp, jobs.bp, queues.bp, workers.bp)
 
 
 def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
@@ -29,15 +30,22 @@ def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
     redis = redis if redis is not None else connect(settings, name="jobline-api")
     tasks = load_task_modules(settings.task_modules)
     queues = QueueStore(redis)
+    job_service = build_job_service(settings, redis, tasks)
     app = Flask("jobline", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["jobline"] = Services(
         settings=settings,
         redis=redis,
-        jobs=build_job_service(settings, redis, tasks),
+        jobs=job_service,
         auth=AuthService(settings),
-        extra={"queues": queues, "stats": StatsService(settings, redis, queues), "tasks": tasks},
+        extra={
+            "queues": queues,
+            "stats": StatsService(settings, redis, queues),
+            "tasks": tasks,
+            "queue_service": QueueService(settings, queues, job_service),
+            "workers": WorkerService(queues),
+        },
     )
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

@@ -21,4 +21,12 @@ REQUIRED_ROLE: dict[str, str] = {
     "jobs.cancel_job": "operator",
     "jobs.retry_job": "operator",
     "jobs.delete_job": "admin",
+    # queues and workers
+    "queues.list_queues": "viewer",
+    "queues.get_queue": "viewer",
+    "queues.pause_queue": "admin",
+    "queues.resume_queue": "admin",
+    "queues.purge_queue": "admin",
+    "queues.retry_failed": "operator",
+    "workers.list_workers": "viewer",
 }

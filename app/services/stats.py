@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
+from app.errors import UnavailableError
 from app.settings import Settings
-from app.store.queues import STATUSES, QueueStore
-from app.store.roster import live_workers
+from app.store.queues import STATUSES, QueueStore, Snapshot
 
-WAIT_ALERT_S = 300
+UNHEALTHY = {"status": "unhealthy", "problems": ["Redis is unreachable"]}
 
 
 class StatsService:
@@ -27,39 +28,52 @@ class StatsService:
         self.clock = clock
 
     def stats(self) -> dict[str, Any]:
-        names = self.queues.names(self.settings.queues)
-        counts = self.queues.counts(names)
-        workers = live_workers(self.redis)
-        totals = {s: sum(c[s] for c in counts.values()) for s in (*STATUSES, "retrying")}
-        lifetime = self.queues.lifetime()
-        tp = self.queues.throughput(self.clock())
+        """The contract's stats; Redis down raises UnavailableError (503) whose details say unhealthy."""
+        now_s = self.clock()
+        try:
+            snap = self.queues.snapshot(self.settings.queues, stats=True, now_s=now_s)
+        except RedisError as e:
+            raise UnavailableError(
+                "Redis is unreachable; try again shortly", {"health": dict(UNHEALTHY)}
+            ) from e
+        totals = {s: sum(c[s] for c in snap.counts.values()) for s in (*STATUSES, "retrying")}
+        tp = dict(snap.throughput)
         body: dict[str, Any] = dict(totals)
         body["total"] = sum(totals[s] for s in STATUSES)
-        body["workers"] = len(workers)
+        body["workers"] = len(snap.workers)
         body["queueType"] = "redis"
         body["avgProcessingTime"] = tp.pop("avgProcessingTime")
         body["throughput"] = tp
         body["lifetime"] = {
-            s: sum(v for k, v in lifetime.items() if k.endswith(":" + s))
+            s: sum(v for k, v in snap.lifetime.items() if k.rpartition(":")[2] == s)
             for s in ("completed", "failed", "canceled")
         }
-        body["health"] = self.health(names, counts, workers)
+        body["health"] = self.health(snap, now_s)
         return body
 
-    def health(
-        self, names: list[str], counts: dict[str, dict[str, int]], workers: list[Any]
-    ) -> dict[str, Any]:
-        """degraded when a queue has pending jobs no worker serves, or its next job waited too long."""
-        paused = self.queues.paused()
-        served = {q for w in workers for q in w.queues}
-        unserved = [q for q in names if counts[q]["pending"] and q not in served and q not in paused]
-        heads = self.queues.oldest_pending_ms([q for q in names if q not in paused])
-        now_ms = self.clock() * 1000
-        waiting = [q for q, ms in heads.items() if ms and now_ms - ms > WAIT_ALERT_S * 1000]
+    def health(self, snap: Snapshot, now_s: float) -> dict[str, Any]:
+        """degraded when a queue that is not paused has pending jobs no live worker serves, or when a
+        pending job has waited longer than JOBLINE_WAIT_ALERT."""
+        served = {q for w in snap.workers for q in w.queues}
+        active = [q for q in snap.names if q not in snap.paused]
+        unserved = [q for q in active if snap.counts[q]["pending"] and q not in served]
+        waits = {
+            q: max(0, round(now_s * 1000 - ms))
+            for q in active
+            if (ms := snap.oldest_pending_ms.get(q)) is not None
+        }
+        alert_ms = self.settings.wait_alert_s * 1000
+        waiting = [q for q, wait in waits.items() if wait > alert_ms]
         problems = [f"queue {q!r} has pending jobs and no worker" for q in unserved]
-        problems += [f"queue {q!r}: the next job has waited over {WAIT_ALERT_S} s" for q in waiting]
+        problems += [
+            f"queue {q!r}: a pending job has waited {waits[q] // 1000} s (alert at "
+            f"{self.settings.wait_alert_s:g} s)"
+            for q in waiting
+        ]
         return {
             "status": "degraded" if problems else "healthy",
             "problems": problems,
-            "pausedQueues": sorted(paused),
+            "unservedQueues": unserved,
+            "longestWaitMs": max(waits.values(), default=0),
+            "pausedQueues": sorted(snap.paused),
         }

@@ -179,7 +179,7 @@ def decode_job(job_id: str, h: dict[bytes, bytes]) -> Job:
         scheduled_at=parse_time(h.get(b"jl_sched")),
         started_at=parse_time(h.get(b"started_at")),
         completed_at=parse_time(h.get(b"ended_at")) if status.terminal else None,
-        updated_at=parse_time(h.get(b"jl_upd")) or created,
+        updated_at=parse_time(h.get(b"jl_upd")) or parse_time(h.get(b"ended_at")) or created,
         history=_history(h, status),
         input_data=_json(h, "jl_input"),
         run_at=_float_or_none(_text(h, "jl_runat")),

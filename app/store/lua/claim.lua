@@ -76,7 +76,10 @@ redis.call('EXPIRE', wk, cfg.worker_ttl)
 for _, q in ipairs(cfg.queues) do
   promote(q, 200)
   reap(q, cfg)
-  if ARGV[5] == 'maint' then
+end
+if ARGV[5] == 'maint' then
+  -- Age and count limits over every queue, served or not: old jobs go even where no worker runs.
+  for _, q in ipairs(redis.call('SMEMBERS', K.jl_queues)) do
     for status, _ in pairs(TERMINAL) do trim(q, status, cfg.keep[status]) end
   end
 end

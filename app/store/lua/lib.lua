@@ -11,7 +11,6 @@ local TERMINAL = {completed = K.finished, failed = K.failed, canceled = K.cancel
 local FIELDS = {'status', 'origin', 'jl_task', 'jl_trig', 'jl_wf', 'jl_pri', 'jl_exec', 'worker_name',
                 'jl_retry', 'jl_maxr', 'jl_attempts', 'started_at', 'jl_err', 'jl_hist', 'jl_prog', 'jl_step'}
 local PRIORITY_SPAN = 10000000000000  -- pending order score: (5 - priority) * span + enqueue ms
-local TTL_MARGIN = 86400  -- job hashes outlive their registry entry by a day: trimming, not expiry, removes them
 
 local function iso(us)
   local s = math.floor(us / 1000000)
@@ -139,6 +138,8 @@ local function count_finished(queue, status, duration_ms)
 end
 
 -- Keep a terminal registry within its count and age limits; trimmed jobs leave Redis entirely.
+-- Job hashes get no TTL: trimming (here, on every finish, and in the workers' maintenance over every
+-- queue) is the only way a job goes, so registries and indexes never hold ids of vanished jobs.
 local function trim(queue, status, keep)
   local key = TERMINAL[status] .. queue
   local victims = redis.call('ZRANGEBYSCORE', key, '-inf', NOW, 'LIMIT', 0, 200)
@@ -151,14 +152,17 @@ local function trim(queue, status, keep)
     redis.call('ZREM', key, jid)
     delete_job(jid, fields(jid))
   end
+  return #victims
 end
 
 local function enter_terminal(jid, f, status, cfg, duration_ms)
   local score = NOW + cfg.ttl
   redis.call('ZADD', TERMINAL[status] .. f.origin, score, jid)
   ix_move(jid, f, nil, status, score)
-  redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
-  redis.call('EXPIRE', K.job .. jid, cfg.ttl + TTL_MARGIN)
+  redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO)
+  -- A retained job keeps only what it shows: updatedAt is ended_at, the run bookkeeping goes (memory per job).
+  redis.call('HDEL', K.job .. jid, 'jl_upd', 'jl_runat', 'enqueued_at', 'last_heartbeat', 'jl_exec')
+  if f.jl_step == '' then redis.call('HDEL', K.job .. jid, 'jl_step') end
   count_finished(f.origin, status, duration_ms)
   local progress = f.jl_prog
   if status == 'completed' then progress = '100' end
@@ -182,6 +186,19 @@ local function fail_attempt(jid, f, err, trace, cfg, duration_ms, no_retry)
   redis.call('HSET', jk, 'jl_err', err, 'jl_trace', trace)
   enter_terminal(jid, f, 'failed', cfg, duration_ms)
   return 'failed'
+end
+
+-- Send a failed or canceled job back to pending with the same id; its last attempt goes into history.
+local function send_back(jid, f)
+  leave(jid, f)
+  local ended = redis.call('HGET', K.job .. jid, 'ended_at') or NOW_ISO
+  push_history(jid, f, f.state, f.jl_err ~= '' and f.jl_err or nil, ended)
+  redis.call('HSET', K.job .. jid, 'jl_retry', 0)
+  redis.call('HDEL', K.job .. jid, 'jl_err', 'jl_trace', 'result', 'started_at', 'ended_at', 'worker_name',
+    'jl_exec', 'jl_prog', 'jl_step')
+  redis.call('PERSIST', K.job .. jid)
+  f.jl_prog, f.jl_step = '', ''
+  enter_pending(jid, f, false)
 end
 
 -- Move due scheduled jobs (delayed submits and retries) of a queue to pending.

@@ -1,0 +1,16 @@
+"""Workers endpoint: the live workers, as rq's worker hashes show them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app.api.context import services
+from app.api.schemas.queues import WorkerSchema
+
+bp = Blueprint("workers", __name__, url_prefix="/api/v1/workers")
+WORKERS = WorkerSchema(many=True)
+
+
+@bp.get("")
+def list_workers() -> Response:
+    return jsonify({"workers": WORKERS.dump(services().extra["workers"].list())})
