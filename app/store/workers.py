@@ -98,6 +98,8 @@ class WorkerStore:
             "claim", [], [self._config, exec_id, outcome.to_json() if outcome else "", mode]
         )
         meta: dict[str, Any] = json.loads(reply[0])
+        if not isinstance(meta, dict):  # fakeredis's cjson encodes an empty table as []
+            meta = {}
         due = meta.get("due_in")
         raw = meta.get("job")
         job = None
