@@ -19,6 +19,7 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from app.settings import Settings
 from app.store.codec import BadJobData, decode_data
+from app.store.queues import register_names
 from app.store.roster import prune_dead
 from app.store.workers import ClaimedJob, Outcome, WorkerStore
 from app.tasks import TaskRegistry
@@ -84,15 +85,17 @@ class JoblineWorker(BaseWorker):
     # --- main loop ------------------------------------------------------------------------------------
     def run(self, burst: bool = False) -> None:
         """Register, serve the queues until stopped (or until empty with `burst`), unregister."""
+        self.child.ensure_started()  # first: a worker is listed only once it can take jobs
+        register_names(self.connection, self.store.queues)
         pruned = prune_dead(self.connection, self.store.queues)
         if pruned:
             log.info("worker %s: dropped %d dead worker(s) from the roster", self.name, pruned)
         self.register_birth()
+        self.store.heartbeat(None)  # rq gives the hash worker_ttl + 60 s; a killed worker goes after the lease
         self.subscribe()
         self._install_signal_handlers()
         self.set_state(WorkerStatus.IDLE)
         log.info("worker %s: serving %s (pid %s)", self.name, ", ".join(self.store.queues), self.pid)
-        self.child.ensure_started()
         try:
             self._loop(burst)
         finally:

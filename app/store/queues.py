@@ -40,6 +40,13 @@ class Snapshot:
     oldest_pending_ms: dict[str, int | None] = field(default_factory=dict)
 
 
+def register_names(redis: Redis, names: Iterable[str]) -> None:
+    """Make queues known (listed, pausable) before their first job: a worker serving them says so."""
+    names = list(names)
+    if names:
+        redis.sadd(keys.QUEUES, *names)
+
+
 class QueueStore:
     """Reads and writes that concern whole queues."""
 
