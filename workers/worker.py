@@ -91,7 +91,7 @@ class JoblineWorker(BaseWorker):
         if pruned:
             log.info("worker %s: dropped %d dead worker(s) from the roster", self.name, pruned)
         self.register_birth()
-        self.store.heartbeat(None)  # rq gives the hash worker_ttl + 60 s; a killed worker goes after the lease
+        self.store.heartbeat(None)  # rq set worker_ttl + 60 s: a killed worker must go after the lease
         self.subscribe()
         self._install_signal_handlers()
         self.set_state(WorkerStatus.IDLE)
