@@ -27,6 +27,13 @@ def parse_time(raw: bytes | str | None) -> datetime | None:
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw
     try:
+        # fromisoformat reads rq's `...%fZ` form too, and is ~30x faster than strptime (pages decode many)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
         return datetime.strptime(text, RQ_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         try:
