@@ -2,6 +2,9 @@
 side by side with vanilla rq-dashboard-style access (whole registry read, one round trip per job).
 
     .venv/bin/python -m bench.listing --jobs 1000000 --out docs/bench-listing.json
+
+Two private redis-servers are filled first (1,000 and 1,000,000 completed jobs in the main queue,
+plus 9 small queues each), then every call is timed on both alternately, so machine load hits both.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from app.services.wiring import retention_of
 from app.settings import Settings
 from app.store.listing import encode_cursor
 from bench.fill import Filler
-from bench.measure import cost, counting_client, latency
+from bench.measure import accounting, counting_client, latency_pair
 
 PASSWORD = "bench-password"
 QUEUES = tuple(f"bench{i}" for i in range(10))
@@ -159,67 +162,91 @@ class HttpApi:
         self.proc.wait(timeout=30)
 
 
-def measure(url: str, admin: Redis, http: HttpApi, stored: int, reps: int) -> dict[str, dict[str, Any]]:
-    app = create_app(settings_for(url), counting_client(url, API_NAME))
-    client = app.test_client()
-    login = client.post("/api/v1/auth/login", json={"login": "admin", "password": PASSWORD})
-    headers = {"Authorization": f"Bearer {login.get_json()['token']}"}
+class Side:
+    """One Redis server with `stored` completed jobs in the main queue, and every way of reading it."""
 
-    def get(u: str) -> Any:
-        reply = client.get(u, headers=headers)
+    def __init__(self, stored: int, workdir: Path) -> None:
+        self.stored = stored
+        self.server = RedisServer(directory=str(workdir / f"redis-{stored}"), appendonly=False).start()
+        self.url = self.server.url
+        self.admin = Redis.from_url(self.url)
+        filler = Filler(self.admin, retention_of(settings_for(self.url)))
+        fill_other_queues(filler)
+        started = time.monotonic()
+        filler.run(MAIN, stored, "ok", batch=2000)
+        memory = self.admin.info("memory")["used_memory_human"]
+        print(f"filled {MAIN} with {stored} completed jobs in {time.monotonic() - started:.0f} s ({memory})")
+        self.http = HttpApi(self.url, workdir)
+        app = create_app(settings_for(self.url), counting_client(self.url, API_NAME))
+        self.client = app.test_client()
+        token = self.client.post("/api/v1/auth/login", json={"login": "admin", "password": PASSWORD})
+        self.headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+        self.api = api_calls(self.get, self.admin, stored)
+        self.over_http = api_calls(self.http.get, self.admin, stored)
+        self.vanilla = vanilla_calls(counting_client(self.url, VANILLA_NAME), stored)
+
+    def get(self, url: str) -> Any:
+        reply = self.client.get(url, headers=self.headers)
         assert reply.status_code == 200, reply.get_json()
         return reply.get_json()
 
-    out: dict[str, dict[str, Any]] = {}
-    http_calls = api_calls(http.get, admin, stored)
-    for name, call in api_calls(get, admin, stored).items():
-        c = cost(call, admin, API_NAME, reps, 15)
-        http_p50 = cost_http(http_calls[name], reps)
-        out[name] = {**c.__dict__, "http_p50_ms": http_p50}
-        print(f"  {stored:>9} {name:<48} {c.row()} http p50 {http_p50:.2f}", flush=True)
-    vanilla = counting_client(url, VANILLA_NAME)
-    vreps = reps if stored <= 10_000 else 5
-    for name, call in vanilla_calls(vanilla, stored).items():
-        c = cost(call, admin, VANILLA_NAME, vreps, 1 if stored > 10_000 else 5)
-        out[name] = {**c.__dict__, "http_p50_ms": None}
-        print(f"  {stored:>9} {name:<48} {c.row()}", flush=True)
-    return out
+    def stop(self) -> None:
+        self.http.stop()
+        self.server.stop()
 
 
-def cost_http(call: Callable[[], Any], reps: int) -> float:
-    return latency(call, reps)[0]
+def compare(
+    name: str, small: Side, big: Side, calls: str, reps: int, client_name: str, acct_reps: int
+) -> dict[str, Any]:
+    """Time one call on both sides alternately, then count its round trips and server time on each."""
+    (s50, s95), (b50, b95) = latency_pair(getattr(small, calls)[name], getattr(big, calls)[name], reps)
+    row: dict[str, Any] = {"name": name}
+    for side, p50, p95 in ((small, s50, s95), (big, b50, b95)):
+        trips, commands, server_us = accounting(
+            getattr(side, calls)[name], side.admin, client_name, acct_reps
+        )
+        row[str(side.stored)] = {
+            "p50_ms": round(p50, 2),
+            "p95_ms": round(p95, 2),
+            "round_trips": trips,
+            "commands": commands,
+            "server_us": round(server_us),
+        }
+    row["ratio_p50"] = round(b50 / s50, 2)
+    if calls == "api":
+        (h_small, _), (h_big, _) = latency_pair(small.over_http[name], big.over_http[name], reps)
+        row[str(small.stored)]["http_p50_ms"] = round(h_small, 2)
+        row[str(big.stored)]["http_p50_ms"] = round(h_big, 2)
+        row["ratio_http_p50"] = round(h_big / h_small, 2)
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--reps", type=int, default=300)
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="jobline-bench-"))
-    server = RedisServer(directory=str(workdir), appendonly=False).start()
-    admin = Redis.from_url(server.url)
-    http = None
+    sides: list[Side] = []
     try:
-        filler = Filler(admin, retention_of(settings_for(server.url)))
-        fill_other_queues(filler)
-        http = HttpApi(server.url, workdir)
-        results: dict[str, Any] = {"redis": admin.info("server")["redis_version"], "sizes": {}}
-        stored = 0
-        for size in (args.small, args.jobs):
-            started = time.monotonic()
-            filler.run(MAIN, size - stored, "ok", batch=2000)
-            stored = size
-            print(f"filled {MAIN} to {stored} completed jobs in {time.monotonic() - started:.0f} s; "
-                  f"used_memory {admin.info('memory')['used_memory_human']}", flush=True)  # fmt: skip
-            results["sizes"][str(size)] = measure(server.url, admin, http, stored, args.reps)
+        sides.append(Side(args.small, workdir))
+        sides.append(Side(args.jobs, workdir))
+        small, big = sides
+        rows = [compare(n, small, big, "api", args.reps, API_NAME, 15) for n in small.api]
+        rows += [compare(n, small, big, "vanilla", 5, VANILLA_NAME, 1) for n in small.vanilla]
+        results = {
+            "redis": small.admin.info("server")["redis_version"],
+            "load_average": os.getloadavg(),
+            "rows": rows,
+        }
         if args.out:
             Path(args.out).write_text(json.dumps(results, indent=1))
     finally:
-        if http is not None:
-            http.stop()
-        server.stop()
+        for side in sides:
+            side.stop()
     return 0
 
 

@@ -62,6 +62,27 @@ def latency(call: Callable[[], Any], reps: int, warm: int = 3) -> tuple[float, f
     return statistics.median(samples), p95
 
 
+def latency_pair(
+    small: Callable[[], Any], big: Callable[[], Any], reps: int, warm: int = 3
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(p50, p95) in ms of two calls timed alternately, so that load on the machine hits both alike."""
+    for _ in range(warm):
+        small()
+        big()
+    samples: tuple[list[float], list[float]] = ([], [])
+    for i in range(reps):
+        order = ((0, small), (1, big)) if i % 2 == 0 else ((1, big), (0, small))
+        for side, call in order:
+            started = time.perf_counter()
+            call()
+            samples[side].append((time.perf_counter() - started) * 1000)
+    out = []
+    for values in samples:
+        values.sort()
+        out.append((statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.95))]))
+    return out[0], out[1]
+
+
 def accounting(
     call: Callable[[], Any], admin: Redis, client_name: str, reps: int
 ) -> tuple[float, float, float]:
@@ -89,9 +110,3 @@ def accounting(
 def _name(entry: dict[str, Any]) -> str:
     name = entry.get("client_name", b"")
     return name.decode() if isinstance(name, bytes) else str(name)
-
-
-def cost(call: Callable[[], Any], admin: Redis, client_name: str, reps: int, acct_reps: int) -> Cost:
-    p50, p95 = latency(call, reps)
-    trips, commands, server = accounting(call, admin, client_name, acct_reps)
-    return Cost(p50, p95, trips, commands, server, reps)

@@ -12,7 +12,9 @@ def iso_ms(dt: datetime | None) -> str | None:
     """2026-11-22T08:00:00.123Z"""
     if dt is None:
         return None
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Time(fields.Field):
