@@ -21,4 +21,16 @@ REQUIRED_ROLE: dict[str, str] = {
     "jobs.cancel_job": "operator",
     "jobs.retry_job": "operator",
     "jobs.delete_job": "admin",
+    # workflows and executions
+    "workflows.list_workflows": "viewer",
+    "workflows.get_workflow": "viewer",
+    "workflows.workflow_jobs": "viewer",
+    "workflows.get_execution": "viewer",
+    "workflows.run_workflow": "operator",
+    "workflows.execute_workflow_async": "operator",
+    "workflows.create_workflow": "admin",
+    "workflows.update_workflow": "admin",
+    "workflows.delete_workflow": "admin",
+    "workflows.pause_workflow": "admin",
+    "workflows.resume_workflow": "admin",
 }

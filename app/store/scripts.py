@@ -12,7 +12,7 @@ from redis.commands.core import Script
 
 from app import keys
 
-SCRIPT_NAMES = ("submit", "claim", "heartbeat", "progress", "cancel", "delete", "retry", "page")
+SCRIPT_NAMES = ("submit", "claim", "heartbeat", "progress", "cancel", "delete", "retry", "page", "fire")
 EVENTS_MAXLEN = 10000
 
 

@@ -153,6 +153,28 @@ local function trim(queue, status, keep)
   end
 end
 
+-- A workflow's AUTOMATIC run ended: success resets its failure streak; reaching the limit pauses it.
+local function workflow_outcome(f, status)
+  if f.jl_wf == '' or f.jl_trig ~= 'AUTOMATIC' then return end
+  local wk = K.workflow .. f.jl_wf
+  if redis.call('EXISTS', wk) == 0 then return end
+  if status == 'completed' then
+    redis.call('HSET', wk, 'consecutiveFailures', 0)
+    return
+  end
+  if status ~= 'failed' then return end
+  local n = redis.call('HINCRBY', wk, 'consecutiveFailures', 1)
+  local w = redis.call('HMGET', wk, 'maxConsecutiveFailures', 'status')
+  local limit = tonumber(w[1]) or 0
+  if limit > 0 and n >= limit and w[2] == 'active' then
+    redis.call('HSET', wk, 'status', 'paused', 'nextRunAt', '', 'updatedAt', NOW_ISO, 'pausedReason',
+      string.format('paused after %d consecutive failed runs (maxConsecutiveFailures %d)', n, limit))
+    redis.call('HINCRBY', wk, 'version', 1)
+    redis.call('ZREM', K.wf_due, f.jl_wf)
+    redis.call('PUBLISH', K.wf_changed, f.jl_wf)
+  end
+end
+
 local function enter_terminal(jid, f, status, cfg, duration_ms)
   local score = NOW + cfg.ttl
   redis.call('ZADD', TERMINAL[status] .. f.origin, score, jid)
@@ -160,6 +182,7 @@ local function enter_terminal(jid, f, status, cfg, duration_ms)
   redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
   redis.call('EXPIRE', K.job .. jid, cfg.ttl + TTL_MARGIN)
   count_finished(f.origin, status, duration_ms)
+  workflow_outcome(f, status)
   local progress = f.jl_prog
   if status == 'completed' then progress = '100' end
   emit(jid, f.origin, status, progress, f.jl_step)
