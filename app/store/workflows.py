@@ -139,7 +139,8 @@ class WorkflowStore:
     ) -> None:
         """Write definition/state fields, bump the version, (re)plan or unplan, and wake schedulers."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.workflow(workflow_id), mapping=fields | {"nextRunAt": str(next_ms) if next_ms else ""})
+        mapping: dict[Any, Any] = fields | {"nextRunAt": str(next_ms) if next_ms else ""}
+        pipe.hset(keys.workflow(workflow_id), mapping=mapping)
         pipe.hincrby(keys.workflow(workflow_id), "version", 1)
         if created_ms is not None:
             pipe.zadd(keys.WORKFLOWS, {workflow_id: created_ms})
@@ -169,7 +170,7 @@ class WorkflowStore:
 
     def due(self, until_ms: int, limit: int) -> list[tuple[str, int]]:
         """(workflow id, planned ms) of runs due by `until_ms`, soonest first."""
-        rows = self.redis.zrangebyscore(
+        rows: Any = self.redis.zrangebyscore(
             keys.WORKFLOW_DUE, "-inf", until_ms, start=0, num=limit, withscores=True
         )
         return [(_s(member), int(score)) for member, score in rows]
