@@ -31,6 +31,13 @@ def grid_of(spec: WorkflowSpec, anchor_ms: int) -> Grid | None:
     return None
 
 
+def _ms_precision(spec: WorkflowSpec) -> WorkflowSpec:
+    """Planned times are whole milliseconds (as the API shows them), so startAt is cut to the millisecond."""
+    if spec.start_at is None:
+        return spec
+    return replace(spec, start_at=spec.start_at.replace(microsecond=spec.start_at.microsecond // 1000 * 1000))
+
+
 class WorkflowService:
     """Rules about workflows; the scheduler fires their runs, this service plans them."""
 
@@ -63,6 +70,7 @@ class WorkflowService:
             check_schedule(spec.start_at, self.clock(), "startAt")
 
     def create(self, spec: WorkflowSpec, actor: str) -> Workflow:
+        spec = _ms_precision(spec)
         self.validate(spec)
         workflow_id = str(uuid.uuid4())
         now_ms = self._now_ms()
@@ -107,7 +115,7 @@ class WorkflowService:
             raise ConflictError(
                 "The workflow is terminated", {"status": ["Terminated workflows cannot change."]}
             )
-        spec = replace(current.spec, **changes)
+        spec = _ms_precision(replace(current.spec, **changes))
         if "interval_s" in changes and changes["interval_s"] is not None:
             spec = replace(spec, cron=None)
         if "cron" in changes and changes["cron"] is not None:
