@@ -49,6 +49,7 @@ class JoblineWorker(BaseWorker):
         self._current: ClaimedJob | None = None
         self._stop_at: float | None = None
         self._next_maintenance = 0.0
+        self._waiting = False
 
     # --- hooks rq's command handlers call (stop-job, kill-horse) -------------------------------------
     def get_current_job_id(self) -> str | None:
@@ -63,6 +64,9 @@ class JoblineWorker(BaseWorker):
         signal.signal(signal.SIGTERM, self._on_stop_signal)
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._waiting:
+            self._stop_at = time.monotonic()
+            raise _WakeUp()  # leave a blocking wait at once; nothing is in flight while idle
         now = time.monotonic()
         if self._stop_at is None:
             self._stop_at = now + (self.settings.shutdown_grace_s if self._current else 0.0)
@@ -142,14 +146,21 @@ class JoblineWorker(BaseWorker):
         wait = self.settings.heartbeat_s
         if due_in_s is not None:
             wait = min(wait, max(0.0, due_in_s))
-        if wait < PRECISE_SLEEP_BELOW_S:
-            time.sleep(wait)  # Redis times out blocked clients at its own tick (~100 ms); sleep here instead
-            return
+        self._waiting = True
         try:
-            self.store.wait_for_work(wait)
+            if self.stopping:
+                return
+            if wait < PRECISE_SLEEP_BELOW_S:
+                time.sleep(wait)  # Redis times out blocked clients at its own tick (~100 ms); sleep here
+            else:
+                self.store.wait_for_work(wait)
+        except _WakeUp:
+            self.store.redis.connection_pool.disconnect()  # the interrupted BLPOP left a reply unread
         except RedisError as e:
             log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, e)
             time.sleep(1.0)
+        finally:
+            self._waiting = False
 
     # --- one job --------------------------------------------------------------------------------------
     def _execute(self, job: ClaimedJob) -> Outcome:
@@ -241,3 +252,7 @@ class JoblineWorker(BaseWorker):
         except RedisError as e:
             log.warning("worker %s: could not unregister (%s); its key expires by itself", self.name, e)
         log.info("worker %s: stopped", self.name)
+
+
+class _WakeUp(Exception):
+    """Raised by the stop signal handler to leave an idle wait."""
