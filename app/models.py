@@ -218,6 +218,8 @@ class WorkerInfo:
     successful_jobs: int
     failed_jobs: int
     total_working_time_s: float
+    cpu_percent: float = 0.0
+    memory_mb: float = 0.0
 
 
 class WorkflowStatus(StrEnum):

@@ -22,6 +22,7 @@ from app.store.codec import BadJobData, decode_data
 from app.store.workers import ClaimedJob, Outcome, WorkerStore
 from app.tasks import TaskRegistry
 from workers.child import ChildProcess
+from workers.resources import ResourceMeter
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 30.0
@@ -50,6 +51,7 @@ class JoblineWorker(BaseWorker):
         self._stop_at: float | None = None
         self._next_maintenance = 0.0
         self._waiting = False
+        self._meter = ResourceMeter()
 
     # --- hooks rq's command handlers call (stop-job, kill-horse) -------------------------------------
     def get_current_job_id(self) -> str | None:
@@ -118,6 +120,7 @@ class JoblineWorker(BaseWorker):
             elif self.stopping or burst:
                 return
             else:
+                self._report_resources()
                 self._idle(claim.due_in_s)
 
     def _mode(self) -> str:
@@ -237,7 +240,16 @@ class JoblineWorker(BaseWorker):
         self.child.ensure_started()
         return Outcome(job, kind, time.monotonic() - started, error=error)
 
+    def _report_resources(self) -> None:
+        if not self._meter.due():
+            return
+        try:
+            self.store.report_resources(*self._meter.sample(self.child.pid))
+        except RedisError as e:
+            log.debug("worker %s: could not report resources (%s)", self.name, e)
+
     def _beat(self, job: ClaimedJob) -> bool:
+        self._report_resources()
         try:
             return self.store.heartbeat(job)
         except RedisError as e:

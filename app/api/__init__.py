@@ -9,6 +9,7 @@ from flask import Flask
 
 from app.api import auth as auth_hook
 from app.api.context import Services
+from app.api.dialects import compileo, nick
 from app.api.errors import register_error_handlers
 from app.api.views import auth, health, jobs, workflows
 from app.services.auth import AuthService
@@ -20,7 +21,7 @@ from app.store.queues import QueueStore
 from app.tasks import load_task_modules
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (health.bp, auth.bp, jobs.bp, workflows.bp)
+BLUEPRINTS = (health.bp, auth.bp, jobs.bp, workflows.bp, nick.bp, compileo.bp)
 
 
 def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:

@@ -33,4 +33,15 @@ REQUIRED_ROLE: dict[str, str] = {
     "workflows.delete_workflow": "admin",
     "workflows.pause_workflow": "admin",
     "workflows.resume_workflow": "admin",
+    # seed dialects (same roles as the native endpoints they map to)
+    "nick.nick_login": PUBLIC,
+    "nick.nick_list_jobs": "viewer",
+    "nick.nick_get_job": "viewer",
+    "nick.nick_abort_job": "operator",
+    "nick.nick_retry_job": "operator",
+    "nick.nick_delete_job": "admin",
+    "compileo.compileo_status": "viewer",
+    "compileo.compileo_queue_stats": "viewer",
+    "compileo.compileo_cancel": "operator",
+    "compileo.compileo_restart": "operator",
 }

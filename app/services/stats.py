@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 from redis import Redis
 
 from app.settings import Settings
@@ -13,6 +14,15 @@ from app.store.queues import STATUSES, QueueStore
 from app.store.roster import live_workers
 
 WAIT_ALERT_S = 300
+_PROCESS: psutil.Process | None = None
+
+
+def _own_process() -> psutil.Process:
+    """This process, kept so that cpu_percent() measures since the previous call."""
+    global _PROCESS
+    if _PROCESS is None:
+        _PROCESS = psutil.Process()
+    return _PROCESS
 
 
 class StatsService:
@@ -45,6 +55,14 @@ class StatsService:
         }
         body["health"] = self.health(names, counts, workers)
         return body
+
+    def resources(self) -> dict[str, float]:
+        """CPU percent and resident memory (MB) of the live workers and this API process, summed."""
+        workers = live_workers(self.redis)
+        own = _own_process()
+        cpu = own.cpu_percent(None) + sum(w.cpu_percent for w in workers)
+        memory = own.memory_info().rss / (1024 * 1024) + sum(w.memory_mb for w in workers)
+        return {"cpuPercent": round(cpu, 1), "memoryMb": round(memory, 1)}
 
     def health(
         self, names: list[str], counts: dict[str, dict[str, int]], workers: list[Any]

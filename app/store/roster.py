@@ -40,6 +40,8 @@ def _info(name: str, h: dict[bytes, bytes]) -> WorkerInfo:
         successful_jobs=int(_number(h, "successful_job_count")),
         failed_jobs=int(_number(h, "failed_job_count")),
         total_working_time_s=_number(h, "total_working_time"),
+        cpu_percent=_number(h, "jl_cpu"),
+        memory_mb=_number(h, "jl_rss_mb"),
     )
 
 

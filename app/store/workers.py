@@ -121,6 +121,12 @@ class WorkerStore:
             args += [job.id, job.exec_id, job.queue, self.lease_s]
         return bool(self.scripts.run("heartbeat", [], args))
 
+    def report_resources(self, cpu_percent: float, memory_mb: float) -> None:
+        """Note this worker's CPU and memory (parent + child) in its rq worker hash."""
+        self.redis.hset(
+            keys.worker(self.name), mapping={"jl_cpu": f"{cpu_percent:.1f}", "jl_rss_mb": f"{memory_mb:.1f}"}
+        )
+
     def wait_for_work(self, timeout_s: float) -> None:
         """Block until a submit, retry or resume pokes one of our queues, or `timeout_s` passes."""
         self.redis.blpop(self._wake_keys, timeout=max(0.01, timeout_s))
