@@ -1,4 +1,4 @@
-"""The Procfile, docker-compose.yml and Dockerfile: their structure, and every `jobline` command in them is real.
+"""Procfile, docker-compose.yml and Dockerfile: their structure, and every `jobline` command in them is real.
 
 No Docker engine runs here, so these files are checked by parsing them: a typo in a command, a lost
 AOF flag or a worker that cannot be scaled fails this test instead of a deployment.

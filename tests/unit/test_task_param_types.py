@@ -32,4 +32,6 @@ def test_a_mistyped_parameter_names_the_annotated_type(params, field, message):
 
 
 def test_an_int_is_accepted_for_a_float_parameter():
-    TaskRegistry().register("t.scale", scale).check_params({"factor": 2, "times": 1, "label": "", "flag": False})
+    TaskRegistry().register("t.scale", scale).check_params(
+        {"factor": 2, "times": 1, "label": "", "flag": False}
+    )
