@@ -170,7 +170,12 @@ class Settings:
         _floats(0.1, 60),
         "API socket timeout to Redis; past it requests answer 503",
     )
-    log_level: str = _env("JOBLINE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "")
+    log_level: str = _env(
+        "JOBLINE_LOG_LEVEL",
+        "info",
+        _choice("debug", "info", "warning", "error"),
+        "log level of every process: debug, info, warning or error",
+    )
     api_workers: int = _env("JOBLINE_API_WORKERS", 2, _ints(1, 64), "gunicorn worker processes")
     api_threads: int = _env("JOBLINE_API_THREADS", 32, _ints(1, 10000), "threads per gunicorn worker")
     anonymous_role: str = _env(
