@@ -72,6 +72,14 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _redis_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        # the value is not echoed: it may hold a password
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://")
+    return value
+
+
 def _env(var: str, default: Any, parse: Callable[[str, str], Any] | None = None, doc: str = "") -> Any:
     return field(default=default, metadata={"env": var, "parse": parse, "doc": doc})
 
@@ -91,7 +99,7 @@ class Settings:
     redis_url: str = _env(
         "REDIS_URL",
         "",
-        None,
+        _redis_url,
         "Redis URL (`redis://`, `rediss://`, with credentials); unset: `jobline dev` starts a private Redis",
     )
     env: str = _env(
