@@ -97,7 +97,7 @@ class WorkerStore:
         reply = self.scripts.run(
             "claim", [], [self._config, exec_id, outcome.to_json() if outcome else "", mode]
         )
-        meta: dict[str, Any] = json.loads(reply[0])
+        meta: dict[str, Any] = json.loads(reply[0]) or {}  # an empty Lua table may encode as []
         due = meta.get("due_in")
         raw = meta.get("job")
         job = None

@@ -49,7 +49,7 @@ def test_unknown_status_is_invalid_with_details(raw):
 
 
 def test_terminal_statuses():
-    assert TERMINAL == {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
+    assert {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED} == TERMINAL
     assert [s for s in JobStatus if s.terminal] == [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED]
 
 

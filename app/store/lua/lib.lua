@@ -104,12 +104,29 @@ local function push_history(jid, f, status, err, ended)
   redis.call('HSET', K.job .. jid, 'jl_hist', cjson.encode(hist))
 end
 
+-- A pending job's order score: its priority band, then its place in the rq list. Scores in a band strictly
+-- increase (front: decrease), so the listing shows the run order even within one millisecond.
+local function pending_score(queue, pri, front)
+  local band = (5 - pri) * PRIORITY_SPAN
+  local lo, hi = string.format('%.17g', band), '(' .. string.format('%.17g', band + PRIORITY_SPAN)
+  local qix = K.ix .. 'queue:' .. queue .. ':pending'
+  local got
+  if front then
+    got = redis.call('ZRANGEBYSCORE', qix, lo, hi, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(band, math.min(tonumber(got[2]), band + NOW_MS) - 1) end
+  else
+    got = redis.call('ZREVRANGEBYSCORE', qix, hi, lo, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(tonumber(got[2]) + 1, band + NOW_MS) end
+  end
+  return band + NOW_MS
+end
+
 local function enter_pending(jid, f, front)
   local pri = tonumber(f.jl_pri) or 0
   local lkey = K.queue .. list_name(f.origin, pri)
+  local score = pending_score(f.origin, pri, front)
   if front then redis.call('LPUSH', lkey, jid) else redis.call('RPUSH', lkey, jid) end
   redis.call('SADD', K.queues, lkey)
-  local score = (5 - pri) * PRIORITY_SPAN + (front and 0 or NOW_MS)
   ix_move(jid, f, nil, 'pending', score)
   redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
   wake(f.origin)
