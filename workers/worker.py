@@ -58,7 +58,10 @@ class JoblineWorker(BaseWorker):
         return self._current.id if self._current else None
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        self.child.kill()
+        """rq's stop-job handler (pubsub thread): kill the child only while it still runs that job."""
+        current = self._current
+        if current is not None and current.id == self._stopped_job_id:
+            self.child.kill()
 
     # --- signals ------------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> None:
@@ -226,18 +229,17 @@ class JoblineWorker(BaseWorker):
             reply = self.child.recv()
         except (EOFError, OSError):
             if self._stopped_job_id == job.id:
-                self.child.ensure_started()
+                self.child.restart()
                 return Outcome(job, "canceled", elapsed, error="canceled")
             reason = self.child.exit_description()
-            self.child.ensure_started()
+            self.child.restart()
             return Outcome(job, "error", elapsed, error=f"Worker {reason} while running the job")
         if reply.get("ok"):
             return Outcome(job, "ok", elapsed, result=reply["result"])
         return Outcome(job, "error", elapsed, error=reply.get("error"), trace=reply.get("trace"))
 
     def _kill(self, job: ClaimedJob, started: float, kind: str, error: str) -> Outcome:
-        self.child.kill()
-        self.child.ensure_started()
+        self.child.restart()
         return Outcome(job, kind, time.monotonic() - started, error=error)
 
     def _report_resources(self) -> None:
