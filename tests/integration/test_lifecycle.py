@@ -1,4 +1,4 @@
-"""Jobs through real `jobline worker` processes: results, retries with delays, timeouts, cancel, delete, retry."""
+"""Jobs on real `jobline worker` processes: results, retry delays, timeouts, cancel, delete, retry."""
 
 from __future__ import annotations
 
