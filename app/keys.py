@@ -14,7 +14,7 @@ Key map (type, lifetime, writer):
 | `jobline:queues` | set of queue names | forever (names only) | submit |
 | `jobline:paused` | set of queue names | until resumed | pause / resume |
 | `jobline:wake:{q}` | list, at most 1 token | consumed by BLPOP | submit, retry, resume, claim |
-| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending, task, trigger, wf) |
+| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending and running, task, trigger, wf) |
 | `jobline:retrying:{q}` | zset id -> run-at | until the retry is due | finish, promote |
 | `jobline:idem:{actor}:{key}` | string (JSON) | 24 h TTL | submit |
 | `jobline:events` | stream of job changes | MAXLEN ~10000 | every status / progress change |

@@ -47,8 +47,8 @@ def _status_keys(status: JobStatus, queue: str | None, dim: tuple[str, list[str]
     assert queue is not None
     if status is JobStatus.PENDING:
         return Segment((keys.index("queue", queue, "pending"),), ASC)
-    if status is JobStatus.RUNNING:
-        return Segment((keys.started(queue),), ASC, strip=True)
+    if status is JobStatus.RUNNING:  # by start time: rq's registry order moves with every heartbeat
+        return Segment((keys.index("queue", queue, "running"),), ASC)
     if status is JobStatus.SCHEDULED:
         return Segment((keys.scheduled(queue),), ASC)
     return Segment((keys.terminal(queue, status.value),), DESC)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app import keys
+from app.models import JobFilter, JobStatus
 from app.store.workers import Outcome, report_progress
 from tests.unit.machine import Machine, error, make_machine, ok, task_of
 
@@ -385,3 +386,26 @@ def test_progress_only_from_the_owner(m):
     assert m.job(jid).current_step == "Step 2"  # no step given: the last one stays
     assert report_progress(m.scripts, jid, "someone-else", 99, "x") is False
     assert m.job(jid).progress == 50
+
+
+@pytest.mark.parametrize("filters", [{}, {"queue": "q"}, {"queue": "q", "status": JobStatus.RUNNING}])
+def test_running_jobs_keep_their_place_in_listings_whatever_the_heartbeats(m, filters):
+    first, second, third = m.submit(), m.submit(), m.submit()
+    jobs = []
+    for _ in range(3):
+        jobs.append(m.take(f"w{len(jobs)}"))
+        m.clock.advance(1)
+    before = m.listing(**filters)
+    m.worker("w0").heartbeat(jobs[0])  # its lease now ends last
+    assert m.listing(**filters) == before
+    assert before[:3] == [first, second, third]  # oldest start first
+    walked, cursor = [], None
+    while True:
+        page = m.jobs.list(JobFilter(**filters), 1, None, cursor)
+        walked += [j.id for j in page.jobs]
+        m.worker("w1").heartbeat(jobs[1])
+        m.clock.advance(0.1)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert walked == before

@@ -58,9 +58,11 @@ local function ix_move(jid, f, from, to, score)
     if from then redis.call('ZREM', p .. from, jid) end
     if to then redis.call('ZADD', p .. to, score, jid) end
   end
-  local qix = K.ix .. 'queue:' .. f.origin .. ':pending'
-  if from == 'pending' then redis.call('ZREM', qix, jid) end
-  if to == 'pending' then redis.call('ZADD', qix, score, jid) end
+  -- Per queue, only where rq gives no stable order: pending (one list per priority) and running
+  -- (rq's registry is scored by lease expiry, which every heartbeat moves: cursors would skip jobs).
+  local qix = K.ix .. 'queue:' .. f.origin .. ':'
+  if from == 'pending' or from == 'running' then redis.call('ZREM', qix .. from, jid) end
+  if to == 'pending' or to == 'running' then redis.call('ZADD', qix .. to, score, jid) end
 end
 
 local function emit(jid, queue, status, progress, step)
