@@ -63,6 +63,15 @@ class JoblineWorker(BaseWorker):
         if current is not None and current.id == self._stopped_job_id:
             self.child.kill()
 
+    def handle_payload(self, message: dict[str, Any]) -> None:
+        """rq's command channel (pubsub thread): a malformed message is dropped, not fatal to the listener."""
+        try:
+            super().handle_payload(message)
+        except Exception as e:  # rq lets it end the thread: cancels would then wait for a heartbeat
+            log.warning(
+                "worker %s: ignored a malformed command (%s): %.200r", self.name, e, message.get("data")
+            )
+
     # --- signals ------------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> None:
         signal.signal(signal.SIGINT, self._on_stop_signal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from app.tasks import task
+from app.tasks import JobContext, task
 
 
 @task("itest.pid_sleep")
@@ -16,3 +16,10 @@ def pid_sleep(pidfile: str, seconds: float = 30.0) -> dict[str, int]:
     os.replace(pidfile + ".tmp", pidfile)
     time.sleep(seconds)
     return {"pid": os.getpid()}
+
+
+@task("itest.context")
+def context(ctx: JobContext, label: str = "") -> dict[str, object]:
+    """Report progress through the injected JobContext and return what it says about the job."""
+    ctx.report_progress(50, f"half of {label}")
+    return {"id": ctx.job_id, "attempt": ctx.attempt, "queue": ctx.queue, "task": ctx.task}

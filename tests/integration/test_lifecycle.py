@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app import keys
 from app.api.schemas.common import iso_ms
 from tests.conftest import poll_until
 from tests.integration.conftest import parse_time, pid_alive, read_pid
@@ -33,6 +34,16 @@ def test_job_goes_pending_running_completed_with_result(api, processes):
     assert done["duration"] == pytest.approx((completed - started).total_seconds() * 1000, abs=2)
     assert done["duration"] >= 1000  # four steps of 0.25 s
     assert [(h["attempt"], h["status"]) for h in done["history"]] == [(1, "completed")]
+
+    ctx_job = api.submit("itest.context", params={"label": "ctx"}, queue="default")
+    with_ctx = api.wait(ctx_job["id"], "completed")
+    assert with_ctx["result"] == {
+        "id": ctx_job["id"],
+        "attempt": 1,
+        "queue": "default",
+        "task": "itest.context",
+    }
+    assert (with_ctx["progress"], with_ctx["currentStep"]) == (100, "half of ctx")
 
 
 def test_failing_job_is_retried_with_the_configured_delays(api, processes):
@@ -66,13 +77,17 @@ def test_timeout_fails_the_job_and_the_worker_goes_on(api, processes):
     assert done["result"] == {"after": "timeout"} and done["workerId"] == "w-timeout"
 
 
-def test_cancel_stops_a_running_job_within_2_s(api, processes, tmp_path):
-    processes.worker("--name", "w-cancel")
+def test_cancel_stops_a_running_job_within_2_s(api, processes, tmp_path, real_redis):
+    # Heartbeats 5 s apart: the stop must come over the command channel, not from a heartbeat's answer.
+    processes.worker("--name", "w-cancel", env={"JOBLINE_HEARTBEAT": "5", "JOBLINE_LEASE": "30"})
     pidfile = tmp_path / "task.pid"
     job = api.submit("itest.pid_sleep", params={"pidfile": str(pidfile), "seconds": 30}, maxRetries=3)
     api.wait(job["id"], "running")
     pid = read_pid(pidfile)
     assert pid_alive(pid)
+    for junk in (b"not json", b'{"command": "stop-job"}', b'{"no": "command"}', b"[1]"):
+        real_redis.publish(keys.RQ_PUBSUB + "w-cancel", junk)  # must not silence the channel
+    time.sleep(0.3)
     started = time.monotonic()
     canceled = api.action(job["id"], "cancel")
     assert canceled["status"] == "canceled"
