@@ -28,7 +28,7 @@ class ClaimedJob:
 @dataclass(frozen=True)
 class Claim:
     job: ClaimedJob | None
-    finished: str | None  # what happened to the outcome passed in: completed, retry, failed, requeued, stale
+    finished: str | None  # the outcome passed in became: completed, retry, failed, canceled, requeued, stale
     due_in_s: float | None  # when the next scheduled job of these queues is due, if any
 
 

@@ -88,7 +88,9 @@ def test_wrong_method_is_405_with_allow(client, auth, method, path, allowed):
 # --- bodies ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ['{"task": ', "{'task': 'x'}", "nul", '{"a":1}}', "\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw", ['{"task": ', "{'task': 'x'}", "nul", '{"a":1}}', b"\xff\xfe{}", b'{"task": "\xff"}']
+)
 def test_malformed_json_is_400(client, auth, raw):
     reply = client.post("/api/v1/jobs", data=raw, content_type="application/json", headers=auth)
     assert expect_error(reply, 400, details=True)["details"] == {"body": ["The body is not valid JSON."]}

@@ -146,6 +146,16 @@ def test_interrupted_job_goes_back_to_the_front(m):
     assert m.take().id == first
 
 
+def test_a_job_stopped_by_a_command_alone_ends_canceled_not_retried(m):
+    jid = m.submit(max_retries=3)  # e.g. rq's send_stop_job_command, which skips cancel.lua
+    job = m.take()
+    assert m.claim(Outcome(job, "canceled", 1.0, error="canceled")).finished == "canceled"
+    view = m.job(jid)
+    assert (view.status.value, view.retry_count, view.error) == ("canceled", 0, None)
+    assert [a.status for a in view.history] == ["canceled"]
+    assert m.claim().job is None
+
+
 # --- cancel -----------------------------------------------------------------------------------------
 
 
