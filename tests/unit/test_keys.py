@@ -17,50 +17,61 @@ SCANNED = ("app", "workers", "scheduler")
 KEY_LITERAL = re.compile(r"\b(jobline|rq):(?!\s)")
 
 
-def test_rq_prefixes_are_rqs_own():
-    assert keys.RQ_JOB == "rq:job:"
-    assert keys.RQ_QUEUE == "rq:queue:"
-    assert keys.RQ_QUEUES == "rq:queues"
-    assert keys.RQ_WIP == "rq:wip:"
-    assert keys.RQ_FINISHED == "rq:finished:"
-    assert keys.RQ_FAILED == "rq:failed:"
-    assert keys.RQ_CANCELED == "rq:canceled:"
-    assert keys.RQ_SCHEDULED == "rq:scheduled:"
-    assert keys.RQ_WORKER == "rq:worker:"
-    assert keys.RQ_WORKERS == "rq:workers"
-    assert keys.RQ_WORKERS_BY_QUEUE == "rq:workers:"
-    assert keys.RQ_PUBSUB == "rq:pubsub:"
-    assert keys.RQ_RESULTS == "rq:results:"
-    assert keys.RQ_EXECUTIONS == "rq:executions:"
+RQ_PINNED = {
+    "RQ_JOB": "rq:job:",
+    "RQ_QUEUE": "rq:queue:",
+    "RQ_QUEUES": "rq:queues",
+    "RQ_WIP": "rq:wip:",
+    "RQ_FINISHED": "rq:finished:",
+    "RQ_FAILED": "rq:failed:",
+    "RQ_CANCELED": "rq:canceled:",
+    "RQ_SCHEDULED": "rq:scheduled:",
+    "RQ_WORKER": "rq:worker:",
+    "RQ_WORKERS": "rq:workers",
+    "RQ_WORKERS_BY_QUEUE": "rq:workers:",
+    "RQ_PUBSUB": "rq:pubsub:",
+    "RQ_RESULTS": "rq:results:",
+    "RQ_EXECUTIONS": "rq:executions:",
+}
+JOBLINE_PINNED = {
+    "PREFIX": "jobline:",
+    "QUEUES": "jobline:queues",
+    "PAUSED": "jobline:paused",
+    "WAKE": "jobline:wake:",
+    "INDEX": "jobline:ix:",
+    "RETRYING": "jobline:retrying:",
+    "IDEMPOTENCY": "jobline:idem:",
+    "EVENTS": "jobline:events",
+    "LIFETIME": "jobline:stats:lifetime",
+    "THROUGHPUT": "jobline:stats:tp:",
+    "LOGS": "jobline:logs:",
+    "USERS": "jobline:users",
+    "USER": "jobline:user:",
+    "TOKENS": "jobline:tokens",
+    "TOKEN": "jobline:token:",
+    "WORKFLOWS": "jobline:workflows",
+    "WORKFLOW": "jobline:workflow:",
+    "WORKFLOW_DUE": "jobline:workflows:due",
+    "WORKFLOW_CLAIM": "jobline:workflows:claim:",
+    "WORKFLOWS_CHANGED": "jobline:workflows:changed",
+    "SCHEDULERS": "jobline:schedulers",
+    "RATE": "jobline:rate:",
+}
 
 
-def test_joblines_own_prefixes():
-    assert keys.PREFIX == "jobline:"
-    pinned = {
-        "QUEUES": "jobline:queues",
-        "PAUSED": "jobline:paused",
-        "WAKE": "jobline:wake:",
-        "INDEX": "jobline:ix:",
-        "RETRYING": "jobline:retrying:",
-        "IDEMPOTENCY": "jobline:idem:",
-        "EVENTS": "jobline:events",
-        "LIFETIME": "jobline:stats:lifetime",
-        "THROUGHPUT": "jobline:stats:tp:",
-        "LOGS": "jobline:logs:",
-        "USERS": "jobline:users",
-        "USER": "jobline:user:",
-        "TOKENS": "jobline:tokens",
-        "TOKEN": "jobline:token:",
-        "WORKFLOWS": "jobline:workflows",
-        "WORKFLOW": "jobline:workflow:",
-        "WORKFLOW_DUE": "jobline:workflows:due",
-        "WORKFLOW_CLAIM": "jobline:workflows:claim:",
-        "WORKFLOW_WAKE": "jobline:workflows:wake",
-        "SCHEDULERS": "jobline:schedulers",
-        "RATE": "jobline:rate:",
-    }
-    for name, value in pinned.items():
-        assert getattr(keys, name) == value, name
+@pytest.mark.parametrize(("name", "value"), [*RQ_PINNED.items(), *JOBLINE_PINNED.items()])
+def test_key_strings_are_pinned(name, value):
+    assert getattr(keys, name) == value
+
+
+def test_every_key_constant_is_pinned_here():
+    """A new key in app/keys.py needs a pin above (and a row in its key map)."""
+    constants = {
+        name
+        for name, value in vars(keys).items()
+        if name.isupper() and isinstance(value, str) and value.startswith(("rq:", "jobline:"))
+    } - {"WORKERS_BY_QUEUE_KEY", "PUBSUB_CHANNEL_TEMPLATE"}  # rq's own templates, imported from rq
+    assert constants == set(RQ_PINNED) | set(JOBLINE_PINNED)
 
 
 def test_key_builders():
@@ -82,6 +93,8 @@ def test_key_builders():
     assert keys.worker("w1") == "rq:worker:w1"
     assert keys.workers_of_queue("q") == "rq:workers:q"
     assert keys.throughput("1m", 42) == "jobline:stats:tp:1m:42"
+    assert keys.workflow("wf1") == "jobline:workflow:wf1"
+    assert keys.workflow_claim("wf1", 1767225600000) == "jobline:workflows:claim:wf1:1767225600000"
 
 
 def test_lua_prefixes_come_from_the_constants():
