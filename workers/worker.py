@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 import uuid
 from types import FrameType
@@ -51,6 +52,7 @@ class JoblineWorker(BaseWorker):
         self._stop_at: float | None = None
         self._next_maintenance = 0.0
         self._waiting = False
+        self._job_lock = threading.Lock()
         self._meter = ResourceMeter()
 
     # --- hooks rq's command handlers call (stop-job, kill-horse) -------------------------------------
@@ -59,9 +61,10 @@ class JoblineWorker(BaseWorker):
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
         """rq's stop-job handler (pubsub thread): kill the child only while it still runs that job."""
-        current = self._current
-        if current is not None and current.id == self._stopped_job_id:
-            self.child.kill()
+        with self._job_lock:  # the main thread cannot switch to the next job while we decide and kill
+            current = self._current
+            if current is not None and current.id == self._stopped_job_id:
+                self.child.kill()
 
     def handle_payload(self, message: dict[str, Any]) -> None:
         """rq's command channel (pubsub thread): a malformed message is dropped, not fatal to the listener."""
@@ -189,7 +192,8 @@ class JoblineWorker(BaseWorker):
             log.error("job %s refused: task %r is not registered in this worker", job.id, task)
             hint = "register it with @task in a module listed in JOBLINE_TASK_MODULES"
             return Outcome(job, "refused", 0.0, error=f"Refused: task {task!r} is not registered ({hint})")
-        self._current = job
+        with self._job_lock:
+            self._current = job
         self.set_state(WorkerStatus.BUSY)
         log.info("job %s: running %s (attempt %d)", job.id, task, job.attempt)
         try:
@@ -206,8 +210,9 @@ class JoblineWorker(BaseWorker):
             )
             outcome = self._supervise(job, started)
         finally:
-            self._current = None
-            self._stopped_job_id = None
+            with self._job_lock:
+                self._current = None
+                self._stopped_job_id = None
         log.info("job %s: %s after %.3f s", job.id, outcome.kind, outcome.seconds)
         if self.settings.child_max_jobs and self.child.jobs_run >= self.settings.child_max_jobs:
             self.child.stop()
