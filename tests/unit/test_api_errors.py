@@ -366,3 +366,12 @@ def test_health_endpoints_while_redis_is_unreachable(down_client):
     expect_error(down_client.get("/readyz"), 503)
     metrics = down_client.get("/metrics")
     assert metrics.status_code == 200 and "jobline_redis_up 0" in metrics.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\tkey", "ünïcode"])
+def test_malformed_idempotency_keys_are_rejected(client, auth, key):
+    headers = dict(auth)
+    headers["Idempotency-Key"] = key.encode("utf-8").decode("latin-1")
+    reply = client.post("/api/v1/jobs", json={"task": "demo.noop"}, headers=headers)
+    assert reply.status_code == 400
+    assert "Idempotency-Key" in reply.get_json()["details"]
