@@ -14,13 +14,19 @@ Key map (type, lifetime, writer):
 | `jobline:queues` | set of queue names | forever (names only) | submit |
 | `jobline:paused` | set of queue names | until resumed | pause / resume |
 | `jobline:wake:{q}` | list, at most 1 token | consumed by BLPOP | submit, retry, resume, claim |
-| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending, task, trigger, wf) |
+| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending and running, task, trigger, wf) |
 | `jobline:retrying:{q}` | zset id -> run-at | until the retry is due | finish, promote |
 | `jobline:idem:{actor}:{key}` | string (JSON) | 24 h TTL | submit |
 | `jobline:events` | stream of job changes | MAXLEN ~10000 | every status / progress change |
 | `jobline:stats:lifetime` | hash `{q}:{status}` -> count | forever (bounded by queues) | finish |
 | `jobline:stats:tp:{grain}:{bucket}` | hash | TTL 2 grains' windows | finish |
 | `jobline:logs:{id}` | list of log lines | deleted with the job | worker child |
+| `jobline:workflows` | zset id -> created ms | forever (ids of saved workflows) | workflow service |
+| `jobline:workflow:{id}` | hash: definition, trigger, status, counters | forever (terminated ones too) | workflow service, fire.lua, finish |
+| `jobline:workflows:due` | zset id -> next planned run (epoch ms) | while active | workflow service, fire.lua |
+| `jobline:workflows:claim:{id}:{planned ms}` | string (job id) | 2 days TTL | fire.lua (one run per planned time) |
+| `jobline:workflows:changed` | pub/sub channel | - | workflow changes wake schedulers |
+| `jobline:schedulers` | zset name -> last heartbeat (epoch s) | pruned after 1 h silence | scheduler |
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ WORKFLOWS = PREFIX + "workflows"
 WORKFLOW = PREFIX + "workflow:"
 WORKFLOW_DUE = PREFIX + "workflows:due"
 WORKFLOW_CLAIM = PREFIX + "workflows:claim:"
-WORKFLOW_WAKE = PREFIX + "workflows:wake"
+WORKFLOWS_CHANGED = PREFIX + "workflows:changed"
 SCHEDULERS = PREFIX + "schedulers"
 RATE = PREFIX + "rate:"
 
@@ -141,6 +147,14 @@ def workers_of_queue(queue: str) -> str:
     return RQ_WORKERS_BY_QUEUE + queue
 
 
+def workflow(workflow_id: str) -> str:
+    return WORKFLOW + workflow_id
+
+
+def workflow_claim(workflow_id: str, planned_ms: int) -> str:
+    return f"{WORKFLOW_CLAIM}{workflow_id}:{planned_ms}"
+
+
 def throughput(grain: str, bucket: int) -> str:
     return f"{THROUGHPUT}{grain}:{bucket}"
 
@@ -170,4 +184,8 @@ def lua_prefixes() -> dict[str, str]:
         "lifetime": LIFETIME,
         "tp": THROUGHPUT,
         "logs": LOGS,
+        "workflow": WORKFLOW,
+        "wf_due": WORKFLOW_DUE,
+        "wf_claim": WORKFLOW_CLAIM,
+        "wf_changed": WORKFLOWS_CHANGED,
     }

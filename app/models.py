@@ -218,6 +218,53 @@ class WorkerInfo:
     successful_jobs: int
     failed_jobs: int
     total_working_time_s: float
+    cpu_percent: float = 0.0
+    memory_mb: float = 0.0
+
+
+class WorkflowStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A saved job definition and its optional automatic trigger (interval or cron)."""
+
+    name: str
+    task: str
+    queue: str = "default"
+    params: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    timeout_s: int = 30
+    max_retries: int = 3
+    interval_s: float | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    start_at: datetime | None = None
+    max_consecutive_failures: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A workflow as clients see it."""
+
+    id: str
+    spec: WorkflowSpec
+    status: WorkflowStatus
+    paused_reason: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_job_id: str | None
+    run_count: int
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    version: int
+    anchor_ms: int
 
 
 @dataclass(frozen=True)

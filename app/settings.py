@@ -72,6 +72,14 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _redis_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        # the value is not echoed: it may hold a password
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://")
+    return value
+
+
 def _env(var: str, default: Any, parse: Callable[[str, str], Any] | None = None, doc: str = "") -> Any:
     return field(default=default, metadata={"env": var, "parse": parse, "doc": doc})
 
@@ -91,7 +99,7 @@ class Settings:
     redis_url: str = _env(
         "REDIS_URL",
         "",
-        None,
+        _redis_url,
         "Redis URL (`redis://`, `rediss://`, with credentials); unset: `jobline dev` starts a private Redis",
     )
     env: str = _env(
@@ -176,7 +184,12 @@ class Settings:
         _floats(0.1, 60),
         "API socket timeout to Redis; past it requests answer 503",
     )
-    log_level: str = _env("JOBLINE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "")
+    log_level: str = _env(
+        "JOBLINE_LOG_LEVEL",
+        "info",
+        _choice("debug", "info", "warning", "error"),
+        "log level of every process: debug, info, warning or error",
+    )
     api_workers: int = _env("JOBLINE_API_WORKERS", 2, _ints(1, 64), "gunicorn worker processes")
     api_threads: int = _env("JOBLINE_API_THREADS", 32, _ints(1, 10000), "threads per gunicorn worker")
     anonymous_role: str = _env(

@@ -9,19 +9,20 @@ from flask import Flask
 
 from app.api import auth as auth_hook
 from app.api.context import Services
+from app.api.dialects import compileo, nick
 from app.api.errors import register_error_handlers
-from app.api.views import auth, health, jobs, queues, workers
+from app.api.views import auth, health, jobs, queues, workers, workflows
 from app.services.auth import AuthService
 from app.services.queues import QueueService, WorkerService
 from app.services.stats import StatsService
-from app.services.wiring import build_job_service
+from app.services.wiring import build_job_service, build_workflow_service
 from app.settings import Settings
 from app.store.connection import connect
 from app.store.queues import QueueStore
 from app.tasks import load_task_modules
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (health.bp, auth.bp, jobs.bp, queues.bp, workers.bp)
+BLUEPRINTS = (health.bp, auth.bp, jobs.bp, workflows.bp, nick.bp, compileo.bp, queues.bp, workers.bp)
 
 
 def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
@@ -30,20 +31,21 @@ def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
     redis = redis if redis is not None else connect(settings, name="jobline-api")
     tasks = load_task_modules(settings.task_modules)
     queues = QueueStore(redis)
-    job_service = build_job_service(settings, redis, tasks)
+    jobs = build_job_service(settings, redis, tasks)
     app = Flask("jobline", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["jobline"] = Services(
         settings=settings,
         redis=redis,
-        jobs=job_service,
+        jobs=jobs,
         auth=AuthService(settings),
         extra={
             "queues": queues,
             "stats": StatsService(settings, redis, queues),
             "tasks": tasks,
-            "queue_service": QueueService(settings, queues, job_service),
+            "workflows": build_workflow_service(redis, jobs),
+            "queue_service": QueueService(settings, queues, jobs),
             "workers": WorkerService(queues),
         },
     )

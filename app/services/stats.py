@@ -6,14 +6,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 from redis import Redis
 from redis.exceptions import RedisError
 
 from app.errors import UnavailableError
 from app.settings import Settings
 from app.store.queues import STATUSES, QueueStore, Snapshot
+from app.store.roster import live_workers
 
 UNHEALTHY = {"status": "unhealthy", "problems": ["Redis is unreachable"]}
+_PROCESS: psutil.Process | None = None
+
+
+def _own_process() -> psutil.Process:
+    """This process, kept so that cpu_percent() measures since the previous call."""
+    global _PROCESS
+    if _PROCESS is None:
+        _PROCESS = psutil.Process()
+    return _PROCESS
 
 
 class StatsService:
@@ -50,6 +61,14 @@ class StatsService:
         }
         body["health"] = self.health(snap, now_s)
         return body
+
+    def resources(self) -> dict[str, float]:
+        """CPU percent and resident memory (MB) of the live workers and this API process, summed."""
+        workers = live_workers(self.redis)
+        own = _own_process()
+        cpu = own.cpu_percent(None) + sum(w.cpu_percent for w in workers)
+        memory = own.memory_info().rss / (1024 * 1024) + sum(w.memory_mb for w in workers)
+        return {"cpuPercent": round(cpu, 1), "memoryMb": round(memory, 1)}
 
     def health(self, snap: Snapshot, now_s: float) -> dict[str, Any]:
         """degraded when a queue that is not paused has pending jobs no live worker serves, or when a

@@ -5,9 +5,11 @@ from __future__ import annotations
 from redis import Redis
 
 from app.services.jobs import JobService
+from app.services.workflows import WorkflowService
 from app.settings import Settings
 from app.store.jobs import JobStore, Retention
 from app.store.scripts import Scripts
+from app.store.workflows import WorkflowStore
 from app.tasks import TaskRegistry
 
 
@@ -21,6 +23,10 @@ def retention_of(settings: Settings) -> Retention:
         },
         delays_s=settings.retry_delays_s,
     )
+
+
+def build_workflow_service(redis: Redis, jobs: JobService) -> WorkflowService:
+    return WorkflowService(WorkflowStore(redis, Scripts(redis)), jobs)
 
 
 def build_job_service(settings: Settings, redis: Redis, tasks: TaskRegistry) -> JobService:

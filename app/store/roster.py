@@ -42,6 +42,8 @@ def _info(name: str, h: dict[bytes, bytes]) -> WorkerInfo:
         successful_jobs=int(_number(h, "successful_job_count")),
         failed_jobs=int(_number(h, "failed_job_count")),
         total_working_time_s=_number(h, "total_working_time"),
+        cpu_percent=_number(h, "jl_cpu"),
+        memory_mb=_number(h, "jl_rss_mb"),
     )
 
 
@@ -65,8 +67,8 @@ def live_workers(redis: Redis) -> list[WorkerInfo]:
 
 
 def prune_dead(redis: Redis, queues: Iterable[str] = ()) -> int:
-    """Drop roster entries (rq:workers and each queue's rq:workers:<q>) of workers whose hash expired:
-    killed workers never unregister. `queues` adds to the queues Jobline knows of."""
+    """Drop roster entries (the set of all workers and each queue's set) of workers whose hash
+    expired: killed workers never unregister. `queues` adds to the queues Jobline knows of."""
     names = sorted({_str(q) for q in redis.smembers(keys.QUEUES)} | set(queues))
     sets = [keys.RQ_WORKERS, *(keys.workers_of_queue(q) for q in names)]
     pipe = redis.pipeline(transaction=False)

@@ -12,7 +12,18 @@ from redis.commands.core import Script
 
 from app import keys
 
-SCRIPT_NAMES = ("submit", "claim", "heartbeat", "progress", "cancel", "delete", "retry", "page", "bulk")
+SCRIPT_NAMES = (
+    "submit",
+    "claim",
+    "heartbeat",
+    "progress",
+    "cancel",
+    "delete",
+    "retry",
+    "page",
+    "fire",
+    "bulk",
+)
 EVENTS_MAXLEN = 10000
 
 

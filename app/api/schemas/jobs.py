@@ -10,7 +10,8 @@ from app.api.schemas.common import JsonAny, StrictSchema, Time, iso_ms, text
 from app.models import PRIORITY_MAX, PRIORITY_MIN, JobStatus, Trigger
 from app.settings import QUEUE_NAME_RE
 
-QUEUE_FIELD = validate.Regexp(QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$.")
+# marshmallow str.format()s the message: the regex's braces must be doubled (else a KeyError, a 500).
+QUEUE_FIELD = validate.Regexp(QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$.")
 
 
 class SubmitJobSchema(StrictSchema):

@@ -54,6 +54,18 @@ def visible_job(job_id: str) -> Job:
     return job
 
 
+def idempotency_key() -> str | None:
+    """The Idempotency-Key header: 1-255 printable ASCII characters, or absent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None or key == "":
+        return None
+    if len(key) > 255 or not all(32 < ord(c) < 127 for c in key):
+        raise InvalidError(
+            "Invalid request", {"Idempotency-Key": ["Use 1 to 255 printable ASCII characters."]}
+        )
+    return key
+
+
 @bp.post("")
 def submit_job() -> Response:
     data = load_body(SubmitJobSchema())
@@ -73,7 +85,7 @@ def submit_job() -> Response:
         description=data["description"],
         actor=who.name,
     )
-    job, created = services().jobs.submit(spec, request.headers.get("Idempotency-Key") or None)
+    job, created = services().jobs.submit(spec, idempotency_key())
     response = jsonify(dump_job(job))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)

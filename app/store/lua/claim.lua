@@ -22,6 +22,10 @@ local function finish(p, cfg)
     enter_pending(p.id, f, true)
     return 'requeued'
   end
+  if p.outcome == 'canceled' then  -- stopped by a command that skipped cancel.lua: canceled, never retried
+    enter_terminal(p.id, f, 'canceled', cfg)
+    return 'canceled'
+  end
   redis.call('HINCRBY', wk, 'failed_job_count', 1)
   return fail_attempt(p.id, f, p.error, p.trace, cfg, p.ms, p.outcome == 'refused')
 end

@@ -57,9 +57,11 @@ local function ix_move(jid, f, from, to, score)
     if from then redis.call('ZREM', p .. from, jid) end
     if to then redis.call('ZADD', p .. to, score, jid) end
   end
-  local qix = K.ix .. 'queue:' .. f.origin .. ':pending'
-  if from == 'pending' then redis.call('ZREM', qix, jid) end
-  if to == 'pending' then redis.call('ZADD', qix, score, jid) end
+  -- Per queue, only where rq gives no stable order: pending (one list per priority) and running
+  -- (rq's registry is scored by lease expiry, which every heartbeat moves: cursors would skip jobs).
+  local qix = K.ix .. 'queue:' .. f.origin .. ':'
+  if from == 'pending' or from == 'running' then redis.call('ZREM', qix .. from, jid) end
+  if to == 'pending' or to == 'running' then redis.call('ZADD', qix .. to, score, jid) end
 end
 
 local function emit(jid, queue, status, progress, step)
@@ -103,12 +105,29 @@ local function push_history(jid, f, status, err, ended)
   redis.call('HSET', K.job .. jid, 'jl_hist', cjson.encode(hist))
 end
 
+-- A pending job's order score: its priority band, then its place in the rq list. Scores in a band strictly
+-- increase (front: decrease), so the listing shows the run order even within one millisecond.
+local function pending_score(queue, pri, front)
+  local band = (5 - pri) * PRIORITY_SPAN
+  local lo, hi = string.format('%.17g', band), '(' .. string.format('%.17g', band + PRIORITY_SPAN)
+  local qix = K.ix .. 'queue:' .. queue .. ':pending'
+  local got
+  if front then
+    got = redis.call('ZRANGEBYSCORE', qix, lo, hi, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(band, math.min(tonumber(got[2]), band + NOW_MS) - 1) end
+  else
+    got = redis.call('ZREVRANGEBYSCORE', qix, hi, lo, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(tonumber(got[2]) + 1, band + NOW_MS) end
+  end
+  return band + NOW_MS
+end
+
 local function enter_pending(jid, f, front)
   local pri = tonumber(f.jl_pri) or 0
   local lkey = K.queue .. list_name(f.origin, pri)
+  local score = pending_score(f.origin, pri, front)
   if front then redis.call('LPUSH', lkey, jid) else redis.call('RPUSH', lkey, jid) end
   redis.call('SADD', K.queues, lkey)
-  local score = (5 - pri) * PRIORITY_SPAN + (front and 0 or NOW_MS)
   ix_move(jid, f, nil, 'pending', score)
   redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
   wake(f.origin)
@@ -155,6 +174,28 @@ local function trim(queue, status, keep)
   return #victims
 end
 
+-- A workflow's AUTOMATIC run ended: success resets its failure streak; reaching the limit pauses it.
+local function workflow_outcome(f, status)
+  if f.jl_wf == '' or f.jl_trig ~= 'AUTOMATIC' then return end
+  local wk = K.workflow .. f.jl_wf
+  if redis.call('EXISTS', wk) == 0 then return end
+  if status == 'completed' then
+    redis.call('HSET', wk, 'consecutiveFailures', 0)
+    return
+  end
+  if status ~= 'failed' then return end
+  local n = redis.call('HINCRBY', wk, 'consecutiveFailures', 1)
+  local w = redis.call('HMGET', wk, 'maxConsecutiveFailures', 'status')
+  local limit = tonumber(w[1]) or 0
+  if limit > 0 and n >= limit and w[2] == 'active' then
+    redis.call('HSET', wk, 'status', 'paused', 'nextRunAt', '', 'updatedAt', NOW_ISO, 'pausedReason',
+      string.format('paused after %d consecutive failed runs (maxConsecutiveFailures %d)', n, limit))
+    redis.call('HINCRBY', wk, 'version', 1)
+    redis.call('ZREM', K.wf_due, f.jl_wf)
+    redis.call('PUBLISH', K.wf_changed, f.jl_wf)
+  end
+end
+
 local function enter_terminal(jid, f, status, cfg, duration_ms)
   local score = NOW + cfg.ttl
   redis.call('ZADD', TERMINAL[status] .. f.origin, score, jid)
@@ -164,6 +205,7 @@ local function enter_terminal(jid, f, status, cfg, duration_ms)
   redis.call('HDEL', K.job .. jid, 'jl_upd', 'jl_runat', 'enqueued_at', 'last_heartbeat', 'jl_exec')
   if f.jl_step == '' then redis.call('HDEL', K.job .. jid, 'jl_step') end
   count_finished(f.origin, status, duration_ms)
+  workflow_outcome(f, status)
   local progress = f.jl_prog
   if status == 'completed' then progress = '100' end
   emit(jid, f.origin, status, progress, f.jl_step)
