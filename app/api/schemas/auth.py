@@ -12,7 +12,7 @@ from app.settings import QUEUE_NAME_RE
 ROLE = validate.OneOf(ROLES)
 LOGIN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", error="Must be 1-64 letters, digits, _.@-.")
 NEW_PASSWORD = validate.Length(MIN_PASSWORD_LEN, MAX_PASSWORD_LEN)
-QUEUE = validate.Regexp(QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$.")
+QUEUE = validate.Regexp(QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$.")
 
 
 class LoginSchema(StrictSchema):
