@@ -172,4 +172,14 @@ def build_spec(app: Flask) -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(rule.endpoint, method.lower(), params)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _list_tasks(document, app)
+    return document
+
+
+def _list_tasks(document: dict[str, Any], app: Flask) -> None:
+    """Name the registered tasks in the submit schema (the allow-list a worker runs from)."""
+    tasks = app.extensions["jobline"].extra.get("tasks")
+    submit = document.get("components", {}).get("schemas", {}).get("SubmitJob")
+    if tasks is not None and submit is not None:
+        submit["properties"]["task"]["enum"] = tasks.names()
