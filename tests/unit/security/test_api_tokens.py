@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from app import keys
 from tests.unit.security.conftest import assert_error
 
 TOKENS = "/api/v1/tokens"
@@ -21,7 +22,7 @@ def test_the_secret_is_shown_once_and_stored_hashed(kit):
     listed = kit.client.get(TOKENS, headers=kit.admin).get_data(as_text=True)
     one = kit.client.get(f"{TOKENS}/{body['id']}", headers=kit.admin).get_json()
     assert secret not in listed and "token" not in one and one["name"] == "ci"
-    stored = kit.redis.hget(f"jobline:token:{body['id']}", "sha256").decode()
+    stored = kit.redis.hget(keys.token(body["id"]), "sha256").decode()
     assert stored == hashlib.sha256(secret.encode()).hexdigest()
     dump = b"".join(kit.redis.dump(k) or b"" for k in kit.redis.keys("*"))
     assert secret.rsplit("_", 1)[1].encode() not in dump

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app import keys
 from tests.conftest import ADMIN_PASSWORD
 from tests.unit.security.conftest import assert_error
 
@@ -57,7 +58,7 @@ def test_zero_turns_the_login_limit_off(make_kit):
     kit = make_kit(login_rate_per_min=0)
     for _ in range(30):
         assert_error(_login(kit, "wrong-password"), 401, "UNAUTHORIZED")
-    assert kit.redis.keys("jobline:rate:*") == []
+    assert kit.redis.keys(keys.RATE + "*") == []
 
 
 def test_a_token_with_its_own_limit_gets_429_past_it_and_others_do_not(kit):
@@ -89,7 +90,7 @@ def test_a_token_limit_of_zero_means_unlimited_even_with_a_default(make_kit):
 def test_counters_expire_with_their_window(kit):
     _, limited = kit.token("busy", "viewer", rateLimit=5)
     kit.client.get(ME, headers=limited)
-    (key,) = kit.redis.keys("jobline:rate:p:token:*")
+    (key,) = kit.redis.keys(keys.rate("p", "token:*"))
     assert 0 < kit.redis.pttl(key) <= 60_000
 
 
@@ -112,4 +113,4 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxi
     headers = {"X-Forwarded-For": "203.0.113.7"}
     kit.client.post(LOGIN, json={"login": "x", "password": "y"}, headers=headers)
     expected = "203.0.113.7" if proxy_hops else "127.0.0.1"
-    assert kit.redis.exists(f"jobline:rate:addr:{expected}")
+    assert kit.redis.exists(keys.rate("addr", expected))

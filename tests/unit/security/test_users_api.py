@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app import keys
 from tests.conftest import ADMIN_PASSWORD
 from tests.unit.security.conftest import assert_error
 
@@ -34,7 +35,7 @@ def test_an_existing_login_is_409(kit):
 def test_passwords_are_stored_only_as_salted_scrypt_hashes(kit):
     kit.user("carol", "viewer", password="carol-password")
     kit.user("dave", "viewer", password="carol-password")
-    stored = {login: kit.redis.hget(f"jobline:user:{login}", "pw").decode() for login in ("carol", "dave")}
+    stored = {login: kit.redis.hget(keys.user(login), "pw").decode() for login in ("carol", "dave")}
     assert all(h.startswith("scrypt:") for h in stored.values())
     assert stored["carol"] != stored["dave"]  # salted
     dump = b"".join(kit.redis.dump(k) or b"" for k in kit.redis.keys("*"))
