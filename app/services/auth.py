@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import math
@@ -77,7 +78,9 @@ class AuthService:
         self.tokens = tokens
         self.counters = counters
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._signer = URLSafeSerializer(settings.secret_key, salt=TOKEN_SALT)
+        self._signer = URLSafeSerializer(
+            settings.secret_key, salt=TOKEN_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
 
     # --- login tokens -------------------------------------------------------------------------------
     def login(self, login: str, password: str, address: str = "") -> LoginToken:
