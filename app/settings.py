@@ -224,7 +224,7 @@ class Settings:
         "JOBLINE_LOGIN_RATE",
         10,
         _ints(0, 10**6),
-        "login attempts per minute per login name and per client address (0: no limit)",
+        "failed logins per minute per login name and per client address (0: no limit)",
     )
     rate_limit_per_min: int = _env(
         "JOBLINE_RATE_LIMIT",

@@ -91,7 +91,9 @@ class AuthService:
             log.info("login refused for %r from %s", login, address or "?")
             raise UnauthorizedError("Invalid login or password")
         if self.settings.login_rate_per_min:
+            # only failures count in the end: busy NATs of legitimate users never hit the limit
             self.counters.reset("login", login)
+            self.counters.refund("addr", address or "-")
         return self.issue(user)
 
     def issue(self, user: User) -> LoginToken:

@@ -25,6 +25,12 @@ end
 return out
 """
 
+# Give back one hit (a login that succeeded); never creates a counter, so never one without a TTL.
+REFUND_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Window:
@@ -40,6 +46,7 @@ class RateCounters:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._hit = redis.register_script(HIT_LUA)
+        self._refund = redis.register_script(REFUND_LUA)
 
     def hit(self, counters: list[tuple[str, str]], window_ms: int) -> list[Window]:
         """Bump each (scope, id) counter once; their counts and window ends."""
@@ -49,3 +56,6 @@ class RateCounters:
 
     def reset(self, scope: str, ident: str) -> None:
         self.redis.delete(keys.rate(scope, ident))
+
+    def refund(self, scope: str, ident: str) -> None:
+        self._refund(keys=[keys.rate(scope, ident)])

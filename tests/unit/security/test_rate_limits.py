@@ -114,3 +114,12 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxi
     kit.client.post(LOGIN, json={"login": "x", "password": "y"}, headers=headers)
     expected = "203.0.113.7" if proxy_hops else "127.0.0.1"
     assert kit.redis.exists(keys.rate("addr", expected))
+
+
+def test_successful_logins_do_not_use_up_an_address(make_kit):
+    kit = make_kit(login_rate_per_min=3)
+    for _ in range(10):  # an office behind one NAT, everybody typing the right password
+        assert _login(kit, ADMIN_PASSWORD, address="10.4.4.4").status_code == 200
+    for _ in range(3):
+        _login(kit, "wrong-password", user="someone", address="10.4.4.4")
+    assert_error(_login(kit, ADMIN_PASSWORD, address="10.4.4.4"), 429, "RATE_LIMITED")
