@@ -1,4 +1,4 @@
-"""What auth costs per request on a real Redis: signature only vs login token (+ revocation check) vs API token.
+"""What auth costs per request on a real Redis: signature only, login token (+ revocation), API token.
 
 Run: .venv/bin/python bench/auth_overhead.py [N]
 Starts a private redis-server, measures side by side in one run, prints microseconds per call and ratios.
