@@ -176,3 +176,15 @@ def test_tokens_are_never_logged(kit, caplog):
     logged = caplog.text
     for secret in (token, api_token, api_token.rsplit("_", 1)[1], ADMIN_PASSWORD, "wrong-password"):
         assert secret not in logged
+
+
+def test_the_api_starts_while_redis_is_down_and_bootstraps_the_admin_when_it_is_back():
+    from app.api import create_app
+
+    server = fakeredis.FakeServer()
+    server.connected = False
+    client = create_app(make_settings(), fakeredis.FakeRedis(server=server)).test_client()
+    down = client.post("/api/v1/auth/login", json={"login": "admin", "password": ADMIN_PASSWORD})
+    assert_error(down, 503, "UNAVAILABLE")
+    server.connected = True
+    assert client.get(ME, headers=login(client)).status_code == 200
