@@ -7,6 +7,7 @@ import hmac
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -25,12 +26,25 @@ MIN_PASSWORD_LEN = 8
 MAX_PASSWORD_LEN = 1024
 # werkzeug's scrypt (N=2^15, r=8, p=1: 32 MiB and ~0.1 s per check here), salted; parameters live in the hash
 PASSWORD_METHOD = "scrypt"
+# Each scrypt check takes 32 MiB: with 32 gunicorn threads a login flood could take 1 GiB. At most
+# this many run at once per process; the others wait their turn.
+_HASHING = threading.BoundedSemaphore(4)
+
+
+def hash_password(password: str) -> str:
+    with _HASHING:
+        return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    with _HASHING:
+        return check_password_hash(password_hash, password)
 
 
 @cache
 def _dummy_hash() -> str:
     """A hash to check against when the login is unknown, so that case takes as long as a wrong password."""
-    return generate_password_hash(secrets.token_urlsafe(16), method=PASSWORD_METHOD)
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def new_stamp() -> str:
@@ -73,9 +87,9 @@ class UserService:
             # the bootstrap admin's password is the environment's, compared in constant time
             ok = hmac.compare_digest(password.encode(), self.settings.admin_password.encode())
         elif user is not None and user.password_hash:
-            ok = check_password_hash(user.password_hash, password)
+            ok = verify_password(user.password_hash, password)
         else:
-            check_password_hash(_dummy_hash(), password)
+            verify_password(_dummy_hash(), password)
             ok = False
         if not ok or user is None or user.disabled:
             return None
@@ -106,9 +120,7 @@ class UserService:
         check_role(role)
         check_password(password)
         now = self.clock()
-        user = User(
-            login, role, False, now, now, generate_password_hash(password, PASSWORD_METHOD), new_stamp()
-        )
+        user = User(login, role, False, now, now, hash_password(password), new_stamp())
         if not self.store.create(user):
             raise ConflictError(f"User {login!r} already exists")
         log.info("user %r created with role %s", login, role)
@@ -135,7 +147,7 @@ class UserService:
         fields: dict[str, str] = {"updated_at": self.clock().isoformat()}
         if password is not None:
             self._check_password_change(login, password)
-            fields["pw"] = generate_password_hash(password, PASSWORD_METHOD)
+            fields["pw"] = hash_password(password)
             fields["stamp"] = new_stamp()
         if role is not None:
             check_role(role)

@@ -95,3 +95,27 @@ def test_users_endpoints_are_admin_only(kit):
     )
     assert_error(reply, 403, "FORBIDDEN")
     assert_error(kit.client.get(f"{USERS}/eve", headers=kit.admin), 404, "NOT_FOUND")
+
+
+def test_at_most_four_password_checks_run_at_once(monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.services import users
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_check(password_hash, password):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return False
+
+    monkeypatch.setattr(users, "check_password_hash", slow_check)
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda _: users.verify_password("h", "p"), range(24)))
+    assert 1 <= peak[0] <= 4
