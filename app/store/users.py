@@ -66,6 +66,7 @@ class UserStore:
 
         def write(pipe: Pipeline) -> None:
             nonlocal created
+            created = False  # this runs again after a WatchError: an earlier try's True does not count
             if pipe.exists(keys.user(user.login)):
                 return
             pipe.multi()

@@ -58,7 +58,7 @@ def test_concurrent_creates_of_one_login_make_exactly_one_user(real_app, real_au
 
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(create, range(8)))
-    assert statuses == [201] + [409] * 7
+    assert statuses == [201] + [409] * 7, statuses
 
 
 def test_concurrent_creates_of_one_token_name_make_exactly_one_token(real_app, real_auth):
@@ -68,7 +68,7 @@ def test_concurrent_creates_of_one_token_name_make_exactly_one_token(real_app, r
 
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(create, range(16)))
-    assert statuses == [201] + [409] * 15
+    assert statuses == [201] + [409] * 15, statuses
 
 
 def test_a_token_rate_limit_holds_exactly_under_concurrency(real_app, real_auth, real_redis):

@@ -119,3 +119,32 @@ def test_at_most_four_password_checks_run_at_once(monkeypatch):
     with ThreadPoolExecutor(12) as pool:
         list(pool.map(lambda _: users.verify_password("h", "p"), range(24)))
     assert 1 <= peak[0] <= 4
+
+
+def test_a_create_that_loses_a_race_is_not_reported_as_created(monkeypatch):
+    """WATCH/MULTI: another client creates the login between WATCH and EXEC; the retry must say 409."""
+    from datetime import UTC, datetime
+
+    import fakeredis
+
+    from app.models import User
+    from app.store.users import UserStore
+
+    server = fakeredis.FakeServer()
+    redis, rival = fakeredis.FakeRedis(server=server), fakeredis.FakeRedis(server=server)
+    store = UserStore(redis)
+    original, raced = redis.transaction, []
+
+    def racing_transaction(func, *watches, **kwargs):
+        def func_then_rival_writes(pipe):
+            func(pipe)
+            if not raced:  # once, after this try queued its writes and before it runs EXEC
+                raced.append(True)
+                rival.hset(keys.user("race"), mapping={"login": "race", "role": "admin"})
+
+        return original(func_then_rival_writes, *watches, **kwargs)
+
+    monkeypatch.setattr(redis, "transaction", racing_transaction)
+    now = datetime.now(UTC)
+    assert store.create(User("race", "viewer", False, now, now, "pw", "stamp")) is False
+    assert raced and store.find("race").role == "admin"
