@@ -20,6 +20,7 @@ from app import __version__
 from app.api.permissions import PUBLIC, REQUIRED_ROLE
 from app.api.schemas import auth as auth_schemas
 from app.api.schemas import jobs as job_schemas
+from app.api.schemas import workflows as wf_schemas
 from app.api.schemas.common import JsonAny, StrictSchema, Time
 
 JSON = "application/json"
@@ -94,6 +95,32 @@ OPERATIONS: dict[str, Operation] = {
     "jobs.cancel_job": Operation("Cancel a job", reply=job_schemas.JobSchema),
     "jobs.retry_job": Operation("Retry a job", reply=job_schemas.JobSchema),
     "jobs.job_stats": Operation("Job statistics"),
+    "workflows.create_workflow": Operation(
+        "Create a workflow", body=wf_schemas.CreateWorkflowSchema, reply=wf_schemas.WorkflowSchema, status=201
+    ),
+    "workflows.list_workflows": Operation("List workflows"),
+    "workflows.get_workflow": Operation("One workflow", reply=wf_schemas.WorkflowSchema),
+    "workflows.update_workflow": Operation(
+        "Change a workflow", body=wf_schemas.WorkflowFields, reply=wf_schemas.WorkflowSchema
+    ),
+    "workflows.delete_workflow": Operation("Terminate a workflow", status=204),
+    "workflows.pause_workflow": Operation("Pause a workflow", reply=wf_schemas.WorkflowSchema),
+    "workflows.resume_workflow": Operation("Resume a workflow", reply=wf_schemas.WorkflowSchema),
+    "workflows.run_workflow": Operation(
+        "Run a workflow now or later",
+        body=wf_schemas.RunWorkflowSchema,
+        reply=job_schemas.JobSchema,
+        status=201,
+    ),
+    "workflows.execute_workflow_async": Operation(
+        "Run a workflow (seed workflow engine's form)", body=wf_schemas.ExecuteAsyncSchema, status=202
+    ),
+    "workflows.workflow_jobs": Operation(
+        "A workflow's jobs", query=job_schemas.ListJobsQuery, reply=JobPageSchema
+    ),
+    "workflows.get_execution": Operation(
+        "One job (seed workflow engine's form)", reply=job_schemas.JobSchema
+    ),
 }
 
 ERROR_STATUSES = {
