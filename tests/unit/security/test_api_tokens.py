@@ -118,3 +118,40 @@ def test_a_token_scoped_to_several_queues_lists_each_one_by_name(kit):
     kit.client.post("/api/v1/jobs", json={"task": "demo.noop", "queue": "qc"}, headers=kit.admin)
     assert kit.client.get("/api/v1/jobs?queue=qc", headers=scoped).get_json()["total"] == 1
     assert_error(kit.client.get("/api/v1/jobs", headers=scoped), 400, "VALIDATION_ERROR")
+
+
+def test_a_queue_scoped_token_sees_other_queues_workflows_as_404(kit):
+    _, scoped = kit.token("tenant-a", "operator", queues=["qa"])
+    body = {"task": "demo.echo", "interval": 3600}
+    other = kit.client.post("/api/v1/workflows", json={**body, "name": "b", "queue": "qb"}, headers=kit.admin)
+    own = kit.client.post("/api/v1/workflows", json={**body, "name": "a", "queue": "qa"}, headers=kit.admin)
+    other_id, own_id = other.get_json()["id"], own.get_json()["id"]
+    listed = kit.client.get("/api/v1/workflows", headers=scoped).get_json()["workflows"]
+    assert [w["id"] for w in listed] == [own_id]
+    for method, path, payload in (
+        ("get", f"/api/v1/workflows/{other_id}", None),
+        ("get", f"/api/v1/workflows/{other_id}/jobs", None),
+        ("post", f"/api/v1/workflows/{other_id}/run", {}),
+        ("post", f"/api/v1/workflows/{other_id}/execute-async", {}),
+    ):
+        assert_error(getattr(kit.client, method)(path, json=payload, headers=scoped), 404, "NOT_FOUND")
+    ran = kit.client.post(f"/api/v1/workflows/{own_id}/run", json={}, headers=scoped)
+    assert (
+        ran.status_code == 201 and ran.get_json()["queue"] == "qa" and ran.get_json()["actor"] == "tenant-a"
+    )
+    assert kit.client.get(f"/api/v1/workflows/{own_id}", headers=scoped).status_code == 200
+
+
+def test_a_queue_scoped_token_sees_other_queues_jobs_as_404_in_the_seed_dialects(kit):
+    _, scoped = kit.token("tenant-a", "operator", queues=["qa"])
+    other = kit.client.post("/api/v1/jobs", json={"task": "demo.noop", "queue": "qb"}, headers=kit.admin)
+    other_id = other.get_json()["id"]
+    for method, path in (
+        ("get", f"/@jobs/{other_id}"),
+        ("post", f"/@jobs/{other_id}/abort"),
+        ("get", f"/api/v1/jobs/status/{other_id}"),
+        ("post", f"/api/v1/jobs/cancel/{other_id}"),
+        ("get", f"/api/v1/executions/{other_id}"),
+    ):
+        assert_error(getattr(kit.client, method)(path, headers=scoped), 404, "NOT_FOUND")
+    assert kit.client.get("/@jobs", headers=scoped).get_json() == []
