@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from redis.exceptions import RedisError
 
 from app.api.context import services
@@ -15,7 +15,6 @@ from app.services.auth import role_allows
 
 log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
-BOOTSTRAP_PENDING = "jobline_bootstrap_pending"
 
 
 def bearer_token() -> str:
@@ -43,9 +42,6 @@ def _caller() -> Principal:
 
 def check_access() -> None:
     """before_request: 401 without valid credentials, 429 over the rate limit, 403 below the role."""
-    if current_app.extensions.get(BOOTSTRAP_PENDING):
-        services().auth.users.bootstrap_admin()  # Redis was down at start; a RedisError here is a 503
-        current_app.extensions[BOOTSTRAP_PENDING] = False
     endpoint = request.endpoint
     if endpoint is None:
         return  # no route: routing answers 404 or 405
@@ -68,9 +64,8 @@ def install(app: Flask) -> None:
 
 
 def bootstrap_admin(app: Flask) -> None:
-    """Create (or refresh) the bootstrap admin now, or at the first request when Redis is not up yet."""
+    """Create (or refresh) the bootstrap admin now, or at the first login when Redis is not up yet."""
     try:
         app.extensions["jobline"].auth.users.bootstrap_admin()
     except RedisError as e:
-        log.warning("Redis unreachable at start (%s); the admin user is checked at the first request", e)
-        app.extensions[BOOTSTRAP_PENDING] = True
+        log.warning("Redis unreachable at start (%s); the admin user is checked at the first login", e)

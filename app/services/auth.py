@@ -85,6 +85,7 @@ class AuthService:
     # --- login tokens -------------------------------------------------------------------------------
     def login(self, login: str, password: str, address: str = "") -> LoginToken:
         """A login token for a correct password; 401 otherwise, 429 past JOBLINE_LOGIN_RATE."""
+        self.users.ensure_bootstrapped()
         self._limit_logins(login, address)
         user = self.users.authenticate(login, password)
         if user is None:
@@ -121,6 +122,7 @@ class AuthService:
         if is_api_token(token):
             return self.tokens.resolve(token)
         claims = self._claims(token)
+        self.users.ensure_bootstrapped()  # a changed admin password must revoke before the first check
         user, logged_out = self.users.store.find_session(claims.sub, claims.jti)
         if user is None or user.disabled or logged_out or not hmac.compare_digest(user.stamp, claims.stamp):
             raise UnauthorizedError(BAD_TOKEN)

@@ -78,6 +78,7 @@ class UserService:
         self.settings = settings
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._bootstrapped = False
 
     # --- passwords --------------------------------------------------------------------------------
     def authenticate(self, login: str, password: str) -> User | None:
@@ -100,19 +101,25 @@ class UserService:
         message = b"jobline-admin-password:" + self.settings.admin_password.encode()
         return hmac.new(self.settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
+    def ensure_bootstrapped(self) -> None:
+        """Run bootstrap_admin once per process (again later if Redis was down the first time)."""
+        if not self._bootstrapped:
+            self.bootstrap_admin()
+
     def bootstrap_admin(self) -> None:
         """Make sure `admin` exists when JOBLINE_ADMIN_PASSWORD is set; a changed password logs it out."""
         if not self.settings.admin_password:
+            self._bootstrapped = True
             return
         now = self.clock()
         admin = User(ADMIN_LOGIN, "admin", False, now, now, stamp=new_stamp())
         if self.store.create(admin):
             log.info("created the bootstrap user %r from JOBLINE_ADMIN_PASSWORD", ADMIN_LOGIN)
         fingerprint = self._admin_fingerprint()
-        if hmac.compare_digest(self.store.field(ADMIN_LOGIN, "envfp"), fingerprint):
-            return
-        self.store.update(ADMIN_LOGIN, lambda u: {"envfp": fingerprint, "stamp": new_stamp()})
-        log.info("JOBLINE_ADMIN_PASSWORD is new or changed: earlier admin login tokens are revoked")
+        if not hmac.compare_digest(self.store.field(ADMIN_LOGIN, "envfp"), fingerprint):
+            self.store.update(ADMIN_LOGIN, lambda u: {"envfp": fingerprint, "stamp": new_stamp()})
+            log.info("JOBLINE_ADMIN_PASSWORD is new or changed: earlier admin login tokens are revoked")
+        self._bootstrapped = True
 
     # --- management ---------------------------------------------------------------------------------
     def create(self, login: str, password: str, role: str) -> User:
