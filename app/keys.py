@@ -27,6 +27,12 @@ Key map (type, lifetime, writer):
 | `jobline:workflows:claim:{id}:{planned ms}` | string (job id) | 2 days TTL | fire.lua (one run per planned time) |
 | `jobline:workflows:changed` | pub/sub channel | - | workflow changes wake schedulers |
 | `jobline:schedulers` | zset name -> last heartbeat (epoch s) | pruned after 1 h silence | scheduler |
+| `jobline:users` | set of logins | forever (bounded by users) | users store |
+| `jobline:user:{login}` | hash: role, pw (scrypt hash), disabled, stamp, created/updated | until deleted | users store |
+| `jobline:tokens` | hash: token name -> token id | until revoked | tokens store |
+| `jobline:token:{id}` | hash: name, role, queues, sha256 of the secret, rate limit | until revoked | tokens store |
+| `jobline:revoked:{jti}` | string "1" (one logged-out login token) | TTL = the token's remaining life | logout |
+| `jobline:rate:{scope}:{id}` | counter of a fixed window | TTL = the window (60 s) | rate limiter |
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ WORKFLOW_CLAIM = PREFIX + "workflows:claim:"
 WORKFLOWS_CHANGED = PREFIX + "workflows:changed"
 SCHEDULERS = PREFIX + "schedulers"
 RATE = PREFIX + "rate:"
+REVOKED = PREFIX + "revoked:"
 
 # Terminal registries by Jobline status.
 TERMINAL_REGISTRY = {"completed": RQ_FINISHED, "failed": RQ_FAILED, "canceled": RQ_CANCELED}
@@ -157,6 +164,24 @@ def workflow_claim(workflow_id: str, planned_ms: int) -> str:
 
 def throughput(grain: str, bucket: int) -> str:
     return f"{THROUGHPUT}{grain}:{bucket}"
+
+
+def user(login: str) -> str:
+    return USER + login
+
+
+def token(token_id: str) -> str:
+    return TOKEN + token_id
+
+
+def revoked(jti: str) -> str:
+    """Marks one logged-out login token (by its `jti`) until it would have expired anyway."""
+    return REVOKED + jti
+
+
+def rate(scope: str, ident: str) -> str:
+    """The fixed-window counter of one caller: scope `login`, `addr` or `p` (principal)."""
+    return f"{RATE}{scope}:{ident}"
 
 
 def lua_prefixes() -> dict[str, str]:

@@ -198,9 +198,41 @@ class Principal:
     role: str
     kind: str = "user"
     queues: tuple[str, ...] | None = None
+    rate_limit_per_min: int | None = None  # None: JOBLINE_RATE_LIMIT applies
+    key: str = ""  # a stable id for rate limits: `user:<login>`, `token:<id>`
 
     def may_see_queue(self, queue: str) -> bool:
         return self.queues is None or queue in self.queues
+
+
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who logs in with a password; `stamp` changes whenever their tokens must stop working."""
+
+    login: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+    password_hash: str = field(default="", repr=False)
+    stamp: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token for machines: its secret is shown once and only its SHA-256 is stored."""
+
+    id: str
+    name: str
+    role: str
+    queues: tuple[str, ...] | None
+    created_at: datetime
+    created_by: str
+    rate_limit_per_min: int | None = None
+    secret_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -52,4 +52,17 @@ REQUIRED_ROLE: dict[str, str] = {
     "queues.purge_queue": "admin",
     "queues.retry_failed": "operator",
     "workers.list_workers": "viewer",
+    # auth, users and API tokens
+    "auth.logout": "viewer",
+    "auth.me": "viewer",
+    "openapi.spec": PUBLIC,
+    "users.list_users": "admin",
+    "users.create_user": "admin",
+    "users.get_user": "admin",
+    "users.update_user": "admin",
+    "users.delete_user": "admin",
+    "tokens.list_tokens": "admin",
+    "tokens.create_token": "admin",
+    "tokens.get_token": "admin",
+    "tokens.revoke_token": "admin",
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -25,3 +27,18 @@ def connect(settings: Settings, *, blocking_s: float = 0.0, name: str = "jobline
         retry=Retry(NoBackoff(), 0),
         client_name=name,
     )
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password replaced by `***`, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable REDIS_URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -56,6 +56,7 @@ JOBLINE_PINNED = {
     "WORKFLOWS_CHANGED": "jobline:workflows:changed",
     "SCHEDULERS": "jobline:schedulers",
     "RATE": "jobline:rate:",
+    "REVOKED": "jobline:revoked:",
 }
 
 

@@ -36,6 +36,14 @@ GOOD: dict[str, tuple[str, str, object]] = {
     "JOBLINE_API_WORKERS": ("4", "api_workers", 4),
     "JOBLINE_API_THREADS": ("8", "api_threads", 8),
     "JOBLINE_ANONYMOUS_ROLE": ("viewer", "anonymous_role", "viewer"),
+    "JOBLINE_LOGIN_RATE": ("0", "login_rate_per_min", 0),
+    "JOBLINE_RATE_LIMIT": ("600", "rate_limit_per_min", 600),
+    "JOBLINE_CORS_ORIGINS": (
+        "https://dash.example.com, http://localhost:3000",
+        "cors_origins",
+        ("https://dash.example.com", "http://localhost:3000"),
+    ),
+    "JOBLINE_PROXY_HOPS": ("1", "proxy_hops", 1),
 }
 
 BAD: list[tuple[str, str]] = [
@@ -70,6 +78,11 @@ BAD: list[tuple[str, str]] = [
     ("JOBLINE_API_WORKERS", "0"),
     ("JOBLINE_API_THREADS", "lots"),
     ("JOBLINE_ANONYMOUS_ROLE", "admin"),
+    ("JOBLINE_LOGIN_RATE", "-1"),
+    ("JOBLINE_RATE_LIMIT", "fast"),
+    ("JOBLINE_CORS_ORIGINS", "https://a.example/path"),
+    ("JOBLINE_CORS_ORIGINS", "dash.example.com"),
+    ("JOBLINE_PROXY_HOPS", "11"),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import fields, validate
 
+from app.api.auth import client_address
 from app.api.context import load_body, load_query, services
 from app.api.schemas.common import StrictSchema, iso_ms
 from app.api.views.jobs import scoped_filter, visible_job
@@ -59,7 +60,7 @@ def nick_job(job: Job) -> dict[str, Any]:
 @bp.post("/@login")
 def nick_login() -> Response:
     data = load_body(NickLogin())
-    token = services().auth.login(data["login"], data["password"])
+    token = services().auth.login(data["login"], data["password"], client_address())
     return jsonify({"token": token.token, "expiresAt": iso_ms(token.expires_at), "role": token.role})
 
 

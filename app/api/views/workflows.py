@@ -17,6 +17,7 @@ from app.api.schemas.workflows import (
     WorkflowSchema,
 )
 from app.api.views.jobs import dump_job, dump_page, scoped_filter, visible_job
+from app.errors import NotFoundError
 from app.models import JobFilter, Workflow, WorkflowSpec
 from app.services.workflows import WorkflowService
 
@@ -30,6 +31,14 @@ def workflows() -> WorkflowService:
 
 def dump(workflow: Workflow) -> dict[str, Any]:
     return WORKFLOW.dump(workflow)
+
+
+def visible_workflow(workflow_id: str) -> Workflow:
+    """The workflow, or 404 when the caller's token is scoped to other queues (as for jobs)."""
+    workflow = workflows().get(workflow_id)
+    if not principal().may_see_queue(workflow.spec.queue):
+        raise NotFoundError("Workflow not found")
+    return workflow
 
 
 @bp.post("/workflows")
@@ -47,12 +56,15 @@ def create_workflow() -> Response:
 
 @bp.get("/workflows")
 def list_workflows() -> Response:
-    return jsonify({"workflows": [dump(w) for w in workflows().list_all()]})
+    who = principal()
+    return jsonify(
+        {"workflows": [dump(w) for w in workflows().list_all() if who.may_see_queue(w.spec.queue)]}
+    )
 
 
 @bp.get("/workflows/<workflow_id>")
 def get_workflow(workflow_id: str) -> Response:
-    return jsonify(dump(workflows().get(workflow_id)))
+    return jsonify(dump(visible_workflow(workflow_id)))
 
 
 @bp.patch("/workflows/<workflow_id>")
@@ -79,6 +91,7 @@ def resume_workflow(workflow_id: str) -> Response:
 @bp.post("/workflows/<workflow_id>/run")
 def run_workflow(workflow_id: str) -> Response:
     data = load_body(RunWorkflowSchema())
+    visible_workflow(workflow_id)
     job = workflows().run(
         workflow_id, principal().name, data["params"], data["priority"], data["scheduled_at"]
     )
@@ -91,6 +104,7 @@ def run_workflow(workflow_id: str) -> Response:
 @bp.post("/workflows/<workflow_id>/execute-async")
 def execute_workflow_async(workflow_id: str) -> Response:
     data = load_body(ExecuteAsyncSchema())
+    visible_workflow(workflow_id)
     job = workflows().execute_async(workflow_id, principal().name, data["input_data"], data["priority"])
     response = jsonify({"jobId": job.id, "status": job.status.value})
     response.status_code = 202
@@ -99,7 +113,7 @@ def execute_workflow_async(workflow_id: str) -> Response:
 
 @bp.get("/workflows/<workflow_id>/jobs")
 def workflow_jobs(workflow_id: str) -> Response:
-    workflows().get(workflow_id)
+    visible_workflow(workflow_id)
     q = load_query(ListJobsQuery())
     f = JobFilter(
         status=q["status"], queue=q["queue"], task=q["task"], trigger=q["trigger"], workflow_id=workflow_id
