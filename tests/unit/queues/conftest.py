@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from app.models import Principal
 from app.services.wiring import retention_of
 from app.settings import Settings
 from app.store.scripts import Scripts
@@ -58,9 +57,11 @@ def driver(app: Any, fake_redis: Any, settings: Settings) -> Any:
     return make
 
 
-def token_for(app: Any, role: str, name: str = "someone") -> dict[str, str]:
-    issued = app.extensions["jobline"].auth.issue(Principal(name, role))
-    return {"Authorization": f"Bearer {issued.token}"}
+def token_for(app: Any, role: str, name: str = "") -> dict[str, str]:
+    """A login token of a (new) user with `role`."""
+    auth = app.extensions["jobline"].auth
+    user = auth.users.create(name or f"user-{role}", f"{role}-password-123", role)
+    return {"Authorization": f"Bearer {auth.issue(user).token}"}
 
 
 def submit(client: Any, auth: dict[str, str], queue: str = "default", **body: Any) -> str:
