@@ -38,8 +38,12 @@ class StatsService:
         self.queues = queues
         self.clock = clock
 
-    def stats(self) -> dict[str, Any]:
-        """The contract's stats; Redis down raises UnavailableError (503) whose details say unhealthy."""
+    def stats(self, visible: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """The contract's stats; Redis down raises UnavailableError (503) whose details say unhealthy.
+
+        With `visible` (a queue-scoped token), counts, lifetime totals, workers and health cover only
+        the queues it may see; throughput and avgProcessingTime stay system-wide (no per-queue buckets).
+        """
         now_s = self.clock()
         try:
             snap = self.queues.snapshot(self.settings.queues, stats=True, now_s=now_s)
@@ -47,6 +51,8 @@ class StatsService:
             raise UnavailableError(
                 "Redis is unreachable; try again shortly", {"health": dict(UNHEALTHY)}
             ) from e
+        if visible is not None:
+            snap = snap.restricted_to(visible)
         totals = {s: sum(c[s] for c in snap.counts.values()) for s in (*STATUSES, "retrying")}
         tp = dict(snap.throughput)
         body: dict[str, Any] = dict(totals)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,19 @@ class Snapshot:
     lifetime: dict[str, int] = field(default_factory=dict)
     throughput: dict[str, Any] = field(default_factory=dict)
     oldest_pending_ms: dict[str, int | None] = field(default_factory=dict)
+
+    def restricted_to(self, visible: Callable[[str], bool]) -> Snapshot:
+        """The part a queue-scoped caller may see: its queues, their totals and the workers serving them."""
+        names = [q for q in self.names if visible(q)]
+        return Snapshot(
+            names=names,
+            paused={q for q in self.paused if visible(q)},
+            counts={q: self.counts[q] for q in names},
+            workers=[w for w in self.workers if any(visible(q) for q in w.queues)],
+            lifetime={k: v for k, v in self.lifetime.items() if visible(k.rpartition(":")[0])},
+            throughput=self.throughput,
+            oldest_pending_ms={q: v for q, v in self.oldest_pending_ms.items() if visible(q)},
+        )
 
 
 def register_names(redis: Redis, names: Iterable[str]) -> None:

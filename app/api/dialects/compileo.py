@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from app.api.context import services
+from app.api.context import principal, services
 from app.api.schemas.common import iso_ms
 from app.api.views.jobs import visible_job
 from app.models import Job, JobStatus
@@ -61,7 +61,8 @@ def compileo_restart(job_id: str) -> Response:
 
 @bp.get("/queue/stats")
 def compileo_queue_stats() -> Response:
-    native = services().extra["stats"].stats()
+    who = principal()
+    native = services().extra["stats"].stats(who.may_see_queue if who.queues is not None else None)
     usage = services().extra["stats"].resources()
     cpu, memory = usage["cpuPercent"], usage["memoryMb"]
     return jsonify(

@@ -151,4 +151,5 @@ def retry_job(job_id: str) -> Response:
 
 @bp.get("/stats")
 def job_stats() -> Response:
-    return jsonify(services().extra["stats"].stats())
+    who = principal()
+    return jsonify(services().extra["stats"].stats(who.may_see_queue if who.queues is not None else None))

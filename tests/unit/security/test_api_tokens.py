@@ -155,3 +155,20 @@ def test_a_queue_scoped_token_sees_other_queues_jobs_as_404_in_the_seed_dialects
     ):
         assert_error(getattr(kit.client, method)(path, headers=scoped), 404, "NOT_FOUND")
     assert kit.client.get("/@jobs", headers=scoped).get_json() == []
+
+
+def test_a_queue_scoped_token_sees_only_its_queues_in_stats_and_workers(app, client, auth):
+    for queue in ("mine", "theirs", "theirs"):
+        assert (
+            client.post("/api/v1/jobs", json={"task": "demo.noop", "queue": queue}, headers=auth).status_code
+            == 201
+        )
+    created = client.post(
+        "/api/v1/tokens", json={"name": "scoped-stats", "role": "viewer", "queues": ["mine"]}, headers=auth
+    ).get_json()
+    scoped = {"Authorization": f"Bearer {created['token']}"}
+    stats = client.get("/api/v1/jobs/stats", headers=scoped).get_json()
+    assert stats["pending"] == 1 and stats["total"] == 1
+    everything = client.get("/api/v1/jobs/stats", headers=auth).get_json()
+    assert everything["pending"] == 3
+    assert client.get("/api/v1/workers", headers=scoped).get_json() == {"workers": []}
