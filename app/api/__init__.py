@@ -10,7 +10,7 @@ from flask import Flask
 from app.api import auth as auth_hook
 from app.api import security
 from app.api.context import Services
-from app.api.dialects import compileo, nick
+from app.api.dialects import compileo, nick, open_archiver
 from app.api.errors import register_error_handlers
 from app.api.views import auth, health, jobs, openapi, queues, tokens, users, workers, workflows
 from app.services.queues import QueueService, WorkerService
@@ -31,6 +31,7 @@ BLUEPRINTS = (
     workers.bp,
     nick.bp,
     compileo.bp,
+    open_archiver.bp,
     users.bp,
     tokens.bp,
     openapi.bp,

@@ -44,6 +44,8 @@ REQUIRED_ROLE: dict[str, str] = {
     "compileo.compileo_queue_stats": "viewer",
     "compileo.compileo_cancel": "operator",
     "compileo.compileo_restart": "operator",
+    "open_archiver.oa_list_queues": "admin",
+    "open_archiver.oa_get_queue": "admin",
     # queues and workers
     "queues.list_queues": "viewer",
     "queues.get_queue": "viewer",
