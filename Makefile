@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 .PHONY: dev test lint unit integration bench clean
 
 $(VENV)/.installed: pyproject.toml
-	@echo "==> creating $(VENV) and installing Jobline (with test tools)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jobline needs Python 3.11 or newer: make PYTHON=python3.11 ...")'
+	@echo "==> creating $(VENV) and installing Jobline with its test tools (a minute or so the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
+	@echo "==> $(VENV) ready"
 
 dev: $(VENV)/.installed
 	$(BIN)/jobline dev $(ARGS)

@@ -42,6 +42,12 @@ def _cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from app.users_cli import run
+
+    return run(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobline", description="Jobline: a Redis-backed job system.")
     parser.add_argument("--version", action="version", version=f"jobline {__version__}")
@@ -69,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler = sub.add_parser("scheduler", help="run a scheduler process (several may run)")
     scheduler_arguments(scheduler)
     scheduler.set_defaults(func=_cmd_scheduler)
+
+    from app.users_cli import add_arguments as users_arguments
+
+    users = sub.add_parser("users", help="manage users in Redis (works without the API running)")
+    users_arguments(users)
+    users.set_defaults(func=_cmd_users)
     return parser
 
 

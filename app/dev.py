@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from app.errors import ConfigError
 from app.redis_server import RedisServer
 from app.settings import Settings
+from app.store.connection import redact_url
 
 STATE_DIR = Path(".jobline")
 STOP_GRACE_S = 15.0
@@ -42,7 +43,7 @@ class DevStack:
 
     def start_redis(self) -> str:
         if self.settings.redis_url:
-            say(f"[1/4] Redis: using REDIS_URL {self.settings.redis_url} ... ", end="")
+            say(f"[1/4] Redis: using REDIS_URL {redact_url(self.settings.redis_url)} ... ", end="")
             try:
                 Redis.from_url(self.settings.redis_url, socket_connect_timeout=2).ping()
             except RedisError as e:
@@ -142,6 +143,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then keeps it ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         env = stack.env(stack.start_redis())

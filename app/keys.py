@@ -4,7 +4,7 @@ Key map (type, lifetime, writer):
 
 | key | type | lifetime | written by |
 |---|---|---|---|
-| rq job hash `<rq:job:>{id}` | hash | TTL = result TTL once terminal; trimmed by retention | submit, worker, control scripts |
+| rq job hash `<rq:job:>{id}` | hash | no TTL: deleted by retention trimming (count, age) or delete | submit, worker, control scripts |
 | rq queue list `<rq:queue:>{q}` / `{q}@{priority}` | list | while pending | submit, claim, cancel (priority 0 in `{q}` itself) |
 | rq queues set | set | forever (names only) | submit |
 | rq started registry `<rq:wip:>{q}` | zset `{id}:{exec}` -> lease expiry | while running | claim, heartbeat, finish |
@@ -14,7 +14,7 @@ Key map (type, lifetime, writer):
 | `jobline:queues` | set of queue names | forever (names only) | submit |
 | `jobline:paused` | set of queue names | until resumed | pause / resume |
 | `jobline:wake:{q}` | list, at most 1 token | consumed by BLPOP | submit, retry, resume, claim |
-| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending, task, trigger, wf) |
+| `jobline:ix:{dim}:{value}:{status}` | zset id -> order score | same as the job | every status change (dims: queue for pending and running, task, trigger, wf) |
 | `jobline:retrying:{q}` | zset id -> run-at | until the retry is due | finish, promote |
 | `jobline:idem:{actor}:{key}` | string (JSON) | 24 h TTL | submit |
 | `jobline:events` | stream of job changes | MAXLEN ~10000 | every status / progress change |
@@ -22,6 +22,18 @@ Key map (type, lifetime, writer):
 | `jobline:stats:tp:{grain}:{bucket}` | hash | TTL 2 grains' windows | finish |
 | `jobline:logs:{id}` | list of log lines (JSON, absolute offsets) | last JOBLINE_LOG_LINES; TTL of the job once it ended; deleted with the job | worker child (logs_append.lua) |
 | `jobline:logfeed` | stream: job id + next offset per appended batch (wakes log followers) | MAXLEN ~1000 | worker child (logs_append.lua) |
+| `jobline:workflows` | zset id -> created ms | forever (ids of saved workflows) | workflow service |
+| `jobline:workflow:{id}` | hash: definition, trigger, status, counters | forever (terminated ones too) | workflow service, fire.lua, finish |
+| `jobline:workflows:due` | zset id -> next planned run (epoch ms) | while active | workflow service, fire.lua |
+| `jobline:workflows:claim:{id}:{planned ms}` | string (job id) | 2 days TTL | fire.lua (one run per planned time) |
+| `jobline:workflows:changed` | pub/sub channel | - | workflow changes wake schedulers |
+| `jobline:schedulers` | zset name -> last heartbeat (epoch s) | pruned after 1 h silence | scheduler |
+| `jobline:users` | set of logins | forever (bounded by users) | users store |
+| `jobline:user:{login}` | hash: role, pw (scrypt hash), disabled, stamp, created/updated | until deleted | users store |
+| `jobline:tokens` | hash: token name -> token id | until revoked | tokens store |
+| `jobline:token:{id}` | hash: name, role, queues, sha256 of the secret, rate limit | until revoked | tokens store |
+| `jobline:revoked:{jti}` | string "1" (one logged-out login token) | TTL = the token's remaining life | logout |
+| `jobline:rate:{scope}:{id}` | counter of a fixed window | TTL = the window (60 s) | rate limiter |
 """
 
 from __future__ import annotations
@@ -78,9 +90,10 @@ WORKFLOWS = PREFIX + "workflows"
 WORKFLOW = PREFIX + "workflow:"
 WORKFLOW_DUE = PREFIX + "workflows:due"
 WORKFLOW_CLAIM = PREFIX + "workflows:claim:"
-WORKFLOW_WAKE = PREFIX + "workflows:wake"
+WORKFLOWS_CHANGED = PREFIX + "workflows:changed"
 SCHEDULERS = PREFIX + "schedulers"
 RATE = PREFIX + "rate:"
+REVOKED = PREFIX + "revoked:"
 
 # Terminal registries by Jobline status.
 TERMINAL_REGISTRY = {"completed": RQ_FINISHED, "failed": RQ_FAILED, "canceled": RQ_CANCELED}
@@ -143,8 +156,34 @@ def workers_of_queue(queue: str) -> str:
     return RQ_WORKERS_BY_QUEUE + queue
 
 
+def workflow(workflow_id: str) -> str:
+    return WORKFLOW + workflow_id
+
+
+def workflow_claim(workflow_id: str, planned_ms: int) -> str:
+    return f"{WORKFLOW_CLAIM}{workflow_id}:{planned_ms}"
+
+
 def throughput(grain: str, bucket: int) -> str:
     return f"{THROUGHPUT}{grain}:{bucket}"
+
+
+def user(login: str) -> str:
+    return USER + login
+
+
+def token(token_id: str) -> str:
+    return TOKEN + token_id
+
+
+def revoked(jti: str) -> str:
+    """Marks one logged-out login token (by its `jti`) until it would have expired anyway."""
+    return REVOKED + jti
+
+
+def rate(scope: str, ident: str) -> str:
+    """The fixed-window counter of one caller: scope `login`, `addr` or `p` (principal)."""
+    return f"{RATE}{scope}:{ident}"
 
 
 def lua_prefixes() -> dict[str, str]:
@@ -173,4 +212,8 @@ def lua_prefixes() -> dict[str, str]:
         "tp": THROUGHPUT,
         "logs": LOGS,
         "logfeed": LOG_FEED,
+        "workflow": WORKFLOW,
+        "wf_due": WORKFLOW_DUE,
+        "wf_claim": WORKFLOW_CLAIM,
+        "wf_changed": WORKFLOWS_CHANGED,
     }

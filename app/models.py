@@ -198,9 +198,41 @@ class Principal:
     role: str
     kind: str = "user"
     queues: tuple[str, ...] | None = None
+    rate_limit_per_min: int | None = None  # None: JOBLINE_RATE_LIMIT applies
+    key: str = ""  # a stable id for rate limits: `user:<login>`, `token:<id>`
 
     def may_see_queue(self, queue: str) -> bool:
         return self.queues is None or queue in self.queues
+
+
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who logs in with a password; `stamp` changes whenever their tokens must stop working."""
+
+    login: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+    password_hash: str = field(default="", repr=False)
+    stamp: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token for machines: its secret is shown once and only its SHA-256 is stored."""
+
+    id: str
+    name: str
+    role: str
+    queues: tuple[str, ...] | None
+    created_at: datetime
+    created_by: str
+    rate_limit_per_min: int | None = None
+    secret_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -218,6 +250,64 @@ class WorkerInfo:
     successful_jobs: int
     failed_jobs: int
     total_working_time_s: float
+    cpu_percent: float = 0.0
+    memory_mb: float = 0.0
+
+
+class WorkflowStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A saved job definition and its optional automatic trigger (interval or cron)."""
+
+    name: str
+    task: str
+    queue: str = "default"
+    params: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    timeout_s: int = 30
+    max_retries: int = 3
+    interval_s: float | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    start_at: datetime | None = None
+    max_consecutive_failures: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A workflow as clients see it."""
+
+    id: str
+    spec: WorkflowSpec
+    status: WorkflowStatus
+    paused_reason: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_job_id: str | None
+    run_count: int
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    version: int
+    anchor_ms: int
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue as /queues shows it: pause flag, live workers serving it, and its jobs counted by status."""
+
+    name: str
+    paused: bool
+    workers: int
+    counts: dict[str, int]
+    retrying: int = 0
 
 
 # --- real time: change events and captured log lines -----------------------------------------------

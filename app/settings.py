@@ -12,6 +12,8 @@ from app.errors import ConfigError
 
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEV_SECRET = "jobline-dev-secret-change-me"
+MIN_SECRET_LEN = 32
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _int(name: str, raw: str, lo: int, hi: int) -> int:
@@ -72,8 +74,31 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _env(var: str, default: Any, parse: Callable[[str, str], Any] | None = None, doc: str = "") -> Any:
-    return field(default=default, metadata={"env": var, "parse": parse, "doc": doc})
+def _redis_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        # the value is not echoed: it may hold a password
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://")
+    return value
+
+
+def _env(
+    var: str,
+    default: Any,
+    parse: Callable[[str, str], Any] | None = None,
+    doc: str = "",
+    secret: bool = False,
+) -> Any:
+    # secret=True keeps the value out of repr(), so a logged Settings never shows it
+    return field(default=default, repr=not secret, metadata={"env": var, "parse": parse, "doc": doc})
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = _csv(raw)
+    for origin in origins:
+        if origin != "*" and not ORIGIN_RE.match(origin):
+            raise ConfigError(f"{name}: {origin!r} is not an origin like https://jobs.example.com or *")
+    return origins
 
 
 def _ints(lo: int, hi: int) -> Callable[[str, str], int]:
@@ -91,8 +116,9 @@ class Settings:
     redis_url: str = _env(
         "REDIS_URL",
         "",
-        None,
+        _redis_url,
         "Redis URL (`redis://`, `rediss://`, with credentials); unset: `jobline dev` starts a private Redis",
+        secret=True,
     )
     env: str = _env(
         "JOBLINE_ENV",
@@ -138,6 +164,12 @@ class Settings:
     result_ttl_s: int = _env(
         "JOBLINE_RESULT_TTL", 7 * 86400, _ints(1, 10**9), "seconds a finished job is kept at most"
     )
+    wait_alert_s: float = _env(
+        "JOBLINE_WAIT_ALERT",
+        300.0,
+        _floats(1, 10**7),
+        "stats health is `degraded` when a pending job has waited longer than this, in seconds",
+    )
     heartbeat_s: float = _env(
         "JOBLINE_HEARTBEAT", 5.0, _floats(0.2, 60), "seconds between a worker's heartbeats"
     )
@@ -160,9 +192,19 @@ class Settings:
         "replace a worker's child process after this many jobs (0: never)",
     )
     admin_password: str = _env(
-        "JOBLINE_ADMIN_PASSWORD", "", None, "password of the `admin` user (dev generates one when unset)"
+        "JOBLINE_ADMIN_PASSWORD",
+        "",
+        None,
+        "password of the `admin` user (dev generates one when unset)",
+        secret=True,
     )
-    secret_key: str = _env("JOBLINE_SECRET_KEY", DEV_SECRET, None, "signs login tokens")
+    secret_key: str = _env(
+        "JOBLINE_SECRET_KEY",
+        DEV_SECRET,
+        None,
+        "signs login tokens (production: 32+ random chars)",
+        secret=True,
+    )
     token_ttl_s: int = _env("JOBLINE_TOKEN_TTL", 12 * 3600, _ints(60, 10**7), "login token lifetime, seconds")
     redis_timeout_s: float = _env(
         "JOBLINE_REDIS_TIMEOUT",
@@ -170,7 +212,12 @@ class Settings:
         _floats(0.1, 60),
         "API socket timeout to Redis; past it requests answer 503",
     )
-    log_level: str = _env("JOBLINE_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "")
+    log_level: str = _env(
+        "JOBLINE_LOG_LEVEL",
+        "info",
+        _choice("debug", "info", "warning", "error"),
+        "log level of every process: debug, info, warning or error",
+    )
     api_workers: int = _env("JOBLINE_API_WORKERS", 2, _ints(1, 64), "gunicorn worker processes")
     api_threads: int = _env("JOBLINE_API_THREADS", 32, _ints(1, 10000), "threads per gunicorn worker")
     api_worker_class: str = _env(
@@ -209,6 +256,30 @@ class Settings:
         _choice("none", "viewer", "operator"),
         "role of requests without a token (trusted networks only)",
     )
+    login_rate_per_min: int = _env(
+        "JOBLINE_LOGIN_RATE",
+        10,
+        _ints(0, 10**6),
+        "failed logins per minute per login name and per client address (0: no limit)",
+    )
+    rate_limit_per_min: int = _env(
+        "JOBLINE_RATE_LIMIT",
+        0,
+        _ints(0, 10**7),
+        "API requests per minute per user, token or anonymous address (0: none; tokens may set their own)",
+    )
+    cors_origins: tuple[str, ...] = _env(
+        "JOBLINE_CORS_ORIGINS",
+        (),
+        _origins,
+        "origins allowed to call the API from a browser (comma-separated, or `*`); unset: CORS off",
+    )
+    proxy_hops: int = _env(
+        "JOBLINE_PROXY_HOPS",
+        0,
+        _ints(0, 10),
+        "reverse proxies in front of the API whose X-Forwarded-For/-Proto to trust (0: none)",
+    )
 
     @classmethod
     def load(cls) -> Settings:
@@ -235,6 +306,11 @@ class Settings:
             raise ConfigError("JOBLINE_LEASE must be more than twice JOBLINE_HEARTBEAT")
         if self.env == "production" and self.secret_key in ("", DEV_SECRET):
             raise ConfigError("JOBLINE_SECRET_KEY must be set to a long random value in production")
+        if self.env == "production" and len(self.secret_key) < MIN_SECRET_LEN:
+            raise ConfigError(
+                f"JOBLINE_SECRET_KEY must be at least {MIN_SECRET_LEN} characters in production "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         if self.env == "production" and not self.admin_password:
             raise ConfigError("JOBLINE_ADMIN_PASSWORD must be set in production")
 

@@ -153,8 +153,16 @@ class ChildProcess:
             self.start()
 
     def send(self, msg: dict[str, Any]) -> None:
-        assert self._conn is not None
-        self._conn.send_bytes(json.dumps(msg).encode())
+        """Hand a job to the child; a child found dead on the way is replaced once."""
+        data = json.dumps(msg).encode()
+        try:
+            assert self._conn is not None
+            self._conn.send_bytes(data)
+        except OSError:
+            log.warning("child process %s was gone; starting a new one", self.pid)
+            self.restart()
+            assert self._conn is not None
+            self._conn.send_bytes(data)
         self.jobs_run += 1
 
     def poll(self, timeout_s: float) -> bool:
@@ -178,24 +186,36 @@ class ChildProcess:
         return f"child process exited with code {code}"
 
     def kill(self) -> None:
-        """Kill the child and everything it started (its own process group)."""
-        if self._proc is None:
-            return
-        pid = self._proc.pid
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self._proc.join(timeout=5.0)
+        """SIGKILL the child and everything it started (its own process group); safe from any thread."""
+        # It only signals: the main thread replaces the child (restart) once it has seen it die.
+        proc = self._proc
+        if proc is not None:
+            _kill_group(proc.pid)
+
+    def restart(self) -> None:
+        """Kill the child if it is still there and start a fresh one (after a cancel, timeout or crash)."""
+        # Unconditional: right after a kill, is_alive() can still say True (the forkserver reports the
+        # exit a moment later), and keeping that child broke the next job's send (the worker died).
+        self.kill()
+        self.stop()
+        self.start()
 
     def stop(self) -> None:
         """Close the pipe (the child exits by itself), then make sure it is gone."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._proc is not None:
-            self._proc.join(timeout=2.0)
-            if self._proc.is_alive():
-                self.kill()
-            self._proc = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.join(timeout=2.0)
+            if proc.is_alive():
+                _kill_group(proc.pid)
+                proc.join(timeout=5.0)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

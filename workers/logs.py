@@ -33,7 +33,7 @@ def cap(message: str, max_chars: int) -> str:
 
 
 class LogCapture:
-    """The current job's captured lines, on their way to `jobline:logs:<id>`."""
+    """The current job's captured lines, on their way to its log list in Redis (keys.logs)."""
 
     def __init__(self, store: LogStore, max_lines: int, max_chars: int, flush_every_s: float = FLUSH_EVERY_S):
         self.store, self.max_lines, self.max_chars = store, max_lines, max_chars

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from app.services.wiring import retention_of
 from app.settings import QUEUE_NAME_RE, Settings
-from app.store.connection import connect
+from app.store.connection import connect, redact_url
 from app.store.roster import live_workers
 from app.store.scripts import Scripts
 from app.store.workers import WorkerStore
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         worker.run(burst=args.burst)
     except RedisError as e:
         print(
-            f"jobline worker: cannot reach Redis at {settings.redis_url!r}: {e}. "
+            f"jobline worker: cannot reach Redis at {redact_url(settings.redis_url)!r}: {e}. "
             "Start Redis or fix REDIS_URL, then run again.",
             file=sys.stderr,
         )

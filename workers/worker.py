@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 import uuid
 from types import FrameType
@@ -19,9 +20,12 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from app.settings import Settings
 from app.store.codec import BadJobData, decode_data
+from app.store.queues import register_names
+from app.store.roster import prune_dead
 from app.store.workers import ClaimedJob, Outcome, WorkerStore
 from app.tasks import TaskRegistry
 from workers.child import ChildProcess
+from workers.resources import ResourceMeter
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 30.0
@@ -49,13 +53,29 @@ class JoblineWorker(BaseWorker):
         self._current: ClaimedJob | None = None
         self._stop_at: float | None = None
         self._next_maintenance = 0.0
+        self._waiting = False
+        self._job_lock = threading.Lock()
+        self._meter = ResourceMeter()
 
     # --- hooks rq's command handlers call (stop-job, kill-horse) -------------------------------------
     def get_current_job_id(self) -> str | None:
         return self._current.id if self._current else None
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        self.child.kill()
+        """rq's stop-job handler (pubsub thread): kill the child only while it still runs that job."""
+        with self._job_lock:  # the main thread cannot switch to the next job while we decide and kill
+            current = self._current
+            if current is not None and current.id == self._stopped_job_id:
+                self.child.kill()
+
+    def handle_payload(self, message: dict[str, Any]) -> None:
+        """rq's command channel (pubsub thread): a malformed message is dropped, not fatal to the listener."""
+        try:
+            super().handle_payload(message)
+        except Exception as e:  # rq lets it end the thread: cancels would then wait for a heartbeat
+            log.warning(
+                "worker %s: ignored a malformed command (%s): %.200r", self.name, e, message.get("data")
+            )
 
     # --- signals ------------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> None:
@@ -63,6 +83,9 @@ class JoblineWorker(BaseWorker):
         signal.signal(signal.SIGTERM, self._on_stop_signal)
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._waiting:
+            self._stop_at = time.monotonic()
+            raise _WakeUp()  # leave a blocking wait at once; nothing is in flight while idle
         now = time.monotonic()
         if self._stop_at is None:
             self._stop_at = now + (self.settings.shutdown_grace_s if self._current else 0.0)
@@ -83,12 +106,17 @@ class JoblineWorker(BaseWorker):
     # --- main loop ------------------------------------------------------------------------------------
     def run(self, burst: bool = False) -> None:
         """Register, serve the queues until stopped (or until empty with `burst`), unregister."""
+        self.child.ensure_started()  # first: a worker is listed only once it can take jobs
+        register_names(self.connection, self.store.queues)
+        pruned = prune_dead(self.connection, self.store.queues)
+        if pruned:
+            log.info("worker %s: dropped %d dead worker(s) from the roster", self.name, pruned)
         self.register_birth()
+        self.store.heartbeat(None)  # rq set worker_ttl + 60 s: a killed worker must go after the lease
         self.subscribe()
         self._install_signal_handlers()
         self.set_state(WorkerStatus.IDLE)
         log.info("worker %s: serving %s (pid %s)", self.name, ", ".join(self.store.queues), self.pid)
-        self.child.ensure_started()
         try:
             self._loop(burst)
         finally:
@@ -114,6 +142,7 @@ class JoblineWorker(BaseWorker):
             elif self.stopping or burst:
                 return
             else:
+                self._report_resources()
                 self._idle(claim.due_in_s)
 
     def _mode(self) -> str:
@@ -142,14 +171,21 @@ class JoblineWorker(BaseWorker):
         wait = self.settings.heartbeat_s
         if due_in_s is not None:
             wait = min(wait, max(0.0, due_in_s))
-        if wait < PRECISE_SLEEP_BELOW_S:
-            time.sleep(wait)  # Redis times out blocked clients at its own tick (~100 ms); sleep here instead
-            return
+        self._waiting = True
         try:
-            self.store.wait_for_work(wait)
+            if self.stopping:
+                return
+            if wait < PRECISE_SLEEP_BELOW_S:
+                time.sleep(wait)  # Redis times out blocked clients at its own tick (~100 ms); sleep here
+            else:
+                self.store.wait_for_work(wait)
+        except _WakeUp:
+            self.store.redis.connection_pool.disconnect()  # the interrupted BLPOP left a reply unread
         except RedisError as e:
             log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, e)
             time.sleep(1.0)
+        finally:
+            self._waiting = False
 
     # --- one job --------------------------------------------------------------------------------------
     def _execute(self, job: ClaimedJob) -> Outcome:
@@ -163,7 +199,8 @@ class JoblineWorker(BaseWorker):
             log.error("job %s refused: task %r is not registered in this worker", job.id, task)
             hint = "register it with @task in a module listed in JOBLINE_TASK_MODULES"
             return Outcome(job, "refused", 0.0, error=f"Refused: task {task!r} is not registered ({hint})")
-        self._current = job
+        with self._job_lock:
+            self._current = job
         self.set_state(WorkerStatus.BUSY)
         log.info("job %s: running %s (attempt %d)", job.id, task, job.attempt)
         try:
@@ -180,8 +217,9 @@ class JoblineWorker(BaseWorker):
             )
             outcome = self._supervise(job, started)
         finally:
-            self._current = None
-            self._stopped_job_id = None
+            with self._job_lock:
+                self._current = None
+                self._stopped_job_id = None
         log.info("job %s: %s after %.3f s", job.id, outcome.kind, outcome.seconds)
         if self.settings.child_max_jobs and self.child.jobs_run >= self.settings.child_max_jobs:
             self.child.stop()
@@ -212,21 +250,29 @@ class JoblineWorker(BaseWorker):
             reply = self.child.recv()
         except (EOFError, OSError):
             if self._stopped_job_id == job.id:
-                self.child.ensure_started()
+                self.child.restart()
                 return Outcome(job, "canceled", elapsed, error="canceled")
             reason = self.child.exit_description()
-            self.child.ensure_started()
+            self.child.restart()
             return Outcome(job, "error", elapsed, error=f"Worker {reason} while running the job")
         if reply.get("ok"):
             return Outcome(job, "ok", elapsed, result=reply["result"])
         return Outcome(job, "error", elapsed, error=reply.get("error"), trace=reply.get("trace"))
 
     def _kill(self, job: ClaimedJob, started: float, kind: str, error: str) -> Outcome:
-        self.child.kill()
-        self.child.ensure_started()
+        self.child.restart()
         return Outcome(job, kind, time.monotonic() - started, error=error)
 
+    def _report_resources(self) -> None:
+        if not self._meter.due():
+            return
+        try:
+            self.store.report_resources(*self._meter.sample(self.child.pid))
+        except RedisError as e:
+            log.debug("worker %s: could not report resources (%s)", self.name, e)
+
     def _beat(self, job: ClaimedJob) -> bool:
+        self._report_resources()
         try:
             return self.store.heartbeat(job)
         except RedisError as e:
@@ -241,3 +287,7 @@ class JoblineWorker(BaseWorker):
         except RedisError as e:
             log.warning("worker %s: could not unregister (%s); its key expires by itself", self.name, e)
         log.info("worker %s: stopped", self.name)
+
+
+class _WakeUp(Exception):
+    """Raised by the stop signal handler to leave an idle wait."""

@@ -8,19 +8,40 @@ from typing import Any
 from flask import Flask
 
 from app.api import auth as auth_hook
+from app.api import security
 from app.api.context import Services
+from app.api.dialects import compileo, nick, open_archiver
 from app.api.errors import register_error_handlers
-from app.api.views import auth, health, jobs, realtime
-from app.services.auth import AuthService
+from app.api.views import auth, health, jobs, openapi, queues, realtime, tokens, users, workers, workflows
+from app.services.queues import QueueService, WorkerService
 from app.services.stats import StatsService
-from app.services.wiring import build_job_service, build_realtime_service
+from app.services.wiring import (
+    build_auth_service,
+    build_job_service,
+    build_realtime_service,
+    build_workflow_service,
+)
 from app.settings import Settings
 from app.store.connection import connect
 from app.store.queues import QueueStore
 from app.tasks import load_task_modules
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (health.bp, auth.bp, jobs.bp, realtime.bp)
+BLUEPRINTS = (
+    health.bp,
+    auth.bp,
+    jobs.bp,
+    workflows.bp,
+    queues.bp,
+    workers.bp,
+    nick.bp,
+    compileo.bp,
+    open_archiver.bp,
+    users.bp,
+    tokens.bp,
+    openapi.bp,
+    realtime.bp,
+)
 
 
 def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
@@ -32,22 +53,33 @@ def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
     )
     tasks = load_task_modules(settings.task_modules)
     queues = QueueStore(redis)
+    jobs = build_job_service(settings, redis, tasks)
+    auth_service = build_auth_service(settings, redis)
     app = Flask("jobline", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["jobline"] = Services(
         settings=settings,
         redis=redis,
-        jobs=build_job_service(settings, redis, tasks),
-        auth=AuthService(settings),
-        extra={"queues": queues, "stats": StatsService(settings, redis, queues), "tasks": tasks},
+        jobs=jobs,
+        auth=auth_service,
+        extra={
+            "queues": queues,
+            "stats": StatsService(settings, redis, queues),
+            "tasks": tasks,
+            "workflows": build_workflow_service(redis, jobs),
+            "queue_service": QueueService(settings, queues, jobs),
+            "workers": WorkerService(queues),
+        },
     )
     svc = app.extensions["jobline"]
     svc.extra["realtime"] = build_realtime_service(settings, redis, svc.jobs, reader)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     register_error_handlers(app)
+    security.install(app, settings)  # before the auth hook: a CORS preflight carries no token
     auth_hook.install(app)
+    auth_hook.bootstrap_admin(app)
     if not settings.admin_password:
         log.warning("JOBLINE_ADMIN_PASSWORD is not set: nobody can log in as admin")
     return app

@@ -1,10 +1,11 @@
-"""The auth hook: before any view runs, find the caller and check the role the endpoint declares."""
+"""The auth hook: before any view runs, find the caller, apply its rate limit, check the endpoint's role."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, g, request
+from redis.exceptions import RedisError
 
 from app.api.context import services
 from app.api.permissions import PUBLIC, REQUIRED_ROLE
@@ -16,21 +17,31 @@ log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 
 
-def _caller(required: str) -> Principal:
-    header = request.headers.get("Authorization", "")
-    if not header:
+def bearer_token() -> str:
+    """The token of `Authorization: Bearer <token>`; '' when there is none (never logged)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def client_address() -> str:
+    """The caller's address (X-Forwarded-For is trusted only through JOBLINE_PROXY_HOPS)."""
+    return request.remote_addr or ""
+
+
+def _caller() -> Principal:
+    if "Authorization" not in request.headers:
         role = services().settings.anonymous_role
         if role != "none":
             return Principal(ANONYMOUS, role, kind="anonymous")
         raise UnauthorizedError("Authentication required")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError("Invalid token")
-    return services().auth.principal_for(token.strip())
+    token = bearer_token()
+    if not token:
+        raise UnauthorizedError("Invalid or expired token")
+    return services().auth.principal_for(token)
 
 
 def check_access() -> None:
-    """before_request: 401 without valid credentials, 403 when the role is below the endpoint's."""
+    """before_request: 401 without valid credentials, 429 over the rate limit, 403 below the role."""
     endpoint = request.endpoint
     if endpoint is None:
         return  # no route: routing answers 404 or 405
@@ -41,7 +52,8 @@ def check_access() -> None:
     if required == PUBLIC:
         g.principal = Principal(ANONYMOUS, "none", kind="anonymous")
         return
-    caller = _caller(required)
+    caller = _caller()
+    services().auth.check_rate(caller, client_address())
     if not role_allows(caller.role, required):
         raise ForbiddenError(f"Requires the {required} role")
     g.principal = caller
@@ -49,3 +61,11 @@ def check_access() -> None:
 
 def install(app: Flask) -> None:
     app.before_request(check_access)
+
+
+def bootstrap_admin(app: Flask) -> None:
+    """Create (or refresh) the bootstrap admin now, or at the first login when Redis is not up yet."""
+    try:
+        app.extensions["jobline"].auth.users.bootstrap_admin()
+    except RedisError as e:
+        log.warning("Redis unreachable at start (%s); the admin user is checked at the first login", e)

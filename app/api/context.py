@@ -36,6 +36,21 @@ def principal() -> Principal:
     return g.principal
 
 
+MAX_JSON_DEPTH = 64  # deeper bodies are refused, whatever the stack depth of the thread parsing them
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than `limit` (walked iteratively: nothing to overflow)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object ({} when there is no body); 400 when malformed, 415 when not JSON."""
     raw = request.get_data(cache=True)
@@ -51,6 +66,8 @@ def json_body() -> dict[str, Any]:
         raise InvalidError("Malformed JSON", {"body": ["The body is not valid JSON."]}) from None
     if not isinstance(body, dict):
         raise InvalidError("Invalid request", {"body": ["Must be a JSON object."]})
+    if _too_deep(body, MAX_JSON_DEPTH):
+        raise InvalidError("Malformed JSON", {"body": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]})
     return body
 
 

@@ -83,9 +83,12 @@ def _http(e: HTTPException) -> Response:
     return response
 
 
+REDIS_DOWN_DETAILS = {"health": {"status": "unhealthy", "problems": ["Redis is unreachable"]}}
+
+
 def _redis(e: RedisError) -> Response:
     log.warning("Redis unavailable: %s", e)
-    return error_response(503, "UNAVAILABLE", "Redis is unreachable; try again shortly")
+    return error_response(503, "UNAVAILABLE", "Redis is unreachable; try again shortly", REDIS_DOWN_DETAILS)
 
 
 def _unexpected(e: Exception) -> Response:

@@ -1,7 +1,7 @@
 """One shared reader of the change stream per process, fanning events out to the requests waiting in it.
 
 Every long poll, event stream and log follower of an API process subscribes here; a single background
-thread blocks in XREAD on `jobline:events` (and the log feed) and hands each entry to the subscriptions
+thread blocks in XREAD on the change stream (and the log feed) and hands each entry to the subscriptions
 that want it. Redis sees one blocked reader per process however many clients wait. The code uses plain
 `threading` primitives, which gunicorn's gevent worker turns into greenlet-friendly ones.
 """

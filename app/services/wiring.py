@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from redis import Redis
 
+from app.services.auth import AuthService
 from app.services.hub import EventHub
 from app.services.jobs import JobService
 from app.services.realtime import RealtimeService
+from app.services.tokens import TokenService
+from app.services.users import UserService
+from app.services.workflows import WorkflowService
 from app.settings import Settings
 from app.store.connection import connect
 from app.store.events import EventStore
 from app.store.jobs import JobStore, Retention
 from app.store.logs import LogStore
+from app.store.ratelimit import RateCounters
 from app.store.scripts import Scripts
+from app.store.tokens import TokenStore
+from app.store.users import UserStore
+from app.store.workflows import WorkflowStore
 from app.tasks import TaskRegistry
 
 HUB_BLOCK_MS = 1000  # the stream reader's XREAD BLOCK: one idle round trip a second per API process
@@ -30,8 +38,18 @@ def retention_of(settings: Settings) -> Retention:
     )
 
 
+def build_workflow_service(redis: Redis, jobs: JobService) -> WorkflowService:
+    return WorkflowService(WorkflowStore(redis, Scripts(redis)), jobs)
+
+
 def build_job_service(settings: Settings, redis: Redis, tasks: TaskRegistry) -> JobService:
     return JobService(JobStore(redis, Scripts(redis), retention_of(settings)), tasks)
+
+
+def build_auth_service(settings: Settings, redis: Redis) -> AuthService:
+    """Users, API tokens and rate counters in `redis`, behind one AuthService."""
+    users = UserService(settings, UserStore(redis))
+    return AuthService(settings, users, TokenService(TokenStore(redis)), RateCounters(redis))
 
 
 def build_realtime_service(

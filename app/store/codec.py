@@ -27,6 +27,13 @@ def parse_time(raw: bytes | str | None) -> datetime | None:
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw
     try:
+        # fromisoformat reads rq's `...%fZ` form too, and is ~30x faster than strptime (pages decode many)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
         return datetime.strptime(text, RQ_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         try:
@@ -102,8 +109,10 @@ def _int(h: dict[bytes, bytes], name: str, default: int = 0) -> int:
         return default
 
 
-def _history(h: dict[bytes, bytes], status: JobStatus) -> list[Attempt]:
-    raw = _json(h, "jl_hist", [])
+def _history(
+    h: dict[bytes, bytes], status: JobStatus, started: datetime | None, ended: datetime | None
+) -> list[Attempt]:
+    raw = _json(h, "jl_hist", []) if b"jl_hist" in h else []
     entries = raw if isinstance(raw, list) else []  # Redis's cjson writes an empty list as {}
     history = [
         Attempt(
@@ -117,7 +126,6 @@ def _history(h: dict[bytes, bytes], status: JobStatus) -> list[Attempt]:
         for e in entries
         if isinstance(e, dict)
     ]
-    started = parse_time(h.get(b"started_at"))
     if status.terminal and started is not None:
         history.append(
             Attempt(
@@ -126,7 +134,7 @@ def _history(h: dict[bytes, bytes], status: JobStatus) -> list[Attempt]:
                 error=_text(h, "jl_err") or None,
                 worker_id=_text(h, "worker_name") or None,
                 started_at=started,
-                completed_at=parse_time(h.get(b"ended_at")),
+                completed_at=ended,
             )
         )
     return history[-25:]
@@ -153,6 +161,7 @@ def decode_job(job_id: str, h: dict[bytes, bytes]) -> Job:
     task, params = _task_and_params(h)
     created = parse_time(h.get(b"created_at")) or datetime.now(UTC)
     trigger = Trigger.AUTOMATIC if _text(h, "jl_trig") == "AUTOMATIC" else Trigger.MANUAL
+    started, ended = parse_time(h.get(b"started_at")), parse_time(h.get(b"ended_at"))
     return Job(
         id=job_id,
         queue=_text(h, "origin"),
@@ -177,10 +186,10 @@ def decode_job(job_id: str, h: dict[bytes, bytes]) -> Job:
         worker_id=_text(h, "worker_name") or None,
         created_at=created,
         scheduled_at=parse_time(h.get(b"jl_sched")),
-        started_at=parse_time(h.get(b"started_at")),
-        completed_at=parse_time(h.get(b"ended_at")) if status.terminal else None,
-        updated_at=parse_time(h.get(b"jl_upd")) or created,
-        history=_history(h, status),
+        started_at=started,
+        completed_at=ended if status.terminal else None,
+        updated_at=parse_time(h.get(b"jl_upd")) or ended or created,
+        history=_history(h, status, started, ended),
         input_data=_json(h, "jl_input"),
         run_at=_float_or_none(_text(h, "jl_runat")),
     )

@@ -13,7 +13,7 @@ from app.models import FROM_RQ_STATUS, ChangeEvent, JobStatus
 from app.store.codec import parse_time
 
 EMPTY_ID = "0-0"
-STATE_FIELDS = ("status", "origin", "jl_prog", "jl_step", "jl_upd", "created_at")
+STATE_FIELDS = ("status", "origin", "jl_prog", "jl_step", "jl_upd", "ended_at", "created_at")
 
 
 def _str(value: bytes | str) -> str:
@@ -75,7 +75,7 @@ class Replay:
 
 
 class EventStore:
-    """Reads of the `jobline:events` stream (written by the Lua scripts) and of the log feed."""
+    """Reads of the change stream (keys.EVENTS, written by the Lua scripts) and of the log feed."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -135,7 +135,7 @@ class EventStore:
             status=status.value,
             progress=_progress(f["jl_prog"]),
             current_step=f["jl_step"] or None,
-            timestamp=parse_time(f["jl_upd"]) or parse_time(f["created_at"]) or datetime.now(UTC),
+            timestamp=_updated_at(f),
         )
 
     def since(self, after_id: str, until_id: str, job_id: str | None = None, batch: int = 500) -> Replay:
@@ -154,6 +154,15 @@ class EventStore:
                 if job_id is None or event.job_id == job_id:
                     events.append(event)
         return Replay(events, until_id, complete)
+
+
+def _updated_at(f: dict[str, str]) -> datetime:
+    """As the Job's updatedAt: the last change, or the end of an ended job (which drops jl_upd)."""
+    for name in ("jl_upd", "ended_at", "created_at"):
+        when = parse_time(f[name])
+        if when is not None:
+            return when
+    return datetime.now(UTC)
 
 
 def _notice(raw: dict[Any, Any]) -> LogNotice:

@@ -9,6 +9,7 @@ from typing import Any
 from redis import Redis
 
 from app import keys
+from app.errors import InvalidError
 from app.models import Job, JobFilter, JobSpec
 from app.store.codec import decode_job, encode_data, spec_fields
 from app.store.listing import decode_cursor, encode_cursor, page_request, plan_listing
@@ -104,6 +105,8 @@ class JobStore:
         """One page of jobs matching `f`, by page number or cursor, with totals; one round trip."""
         plan = plan_listing(f)
         position = decode_cursor(cursor) if cursor else None
+        if position is not None and position[0] > len(plan.segments):
+            raise InvalidError("Invalid request", {"cursor": ["Malformed cursor."]})
         offset = None if position else ((page or 1) - 1) * limit
         request = page_request(plan, limit, offset, position)
         reply = self.scripts.run("page", [], [request])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,8 @@ def _status_keys(status: JobStatus, queue: str | None, dim: tuple[str, list[str]
     assert queue is not None
     if status is JobStatus.PENDING:
         return Segment((keys.index("queue", queue, "pending"),), ASC)
-    if status is JobStatus.RUNNING:
-        return Segment((keys.started(queue),), ASC, strip=True)
+    if status is JobStatus.RUNNING:  # by start time: rq's registry order moves with every heartbeat
+        return Segment((keys.index("queue", queue, "running"),), ASC)
     if status is JobStatus.SCHEDULED:
         return Segment((keys.scheduled(queue),), ASC)
     return Segment((keys.terminal(queue, status.value),), DESC)
@@ -125,9 +126,13 @@ def decode_cursor(text: str) -> tuple[int, str, str]:
     try:
         padded = text + "=" * (-len(text) % 4)
         seg, score, member = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        float(score)
-        if not isinstance(seg, int) or seg < 1 or not isinstance(member, str) or len(member) > 200:
+        value = float(score)
+        if not isinstance(score, str) or math.isnan(value):
+            raise ValueError("bad cursor score")
+        # bool is an int to Python but not to Lua's `for`; a page.lua error would read as a 503
+        if type(seg) is not int or seg < 1 or not isinstance(member, str) or len(member) > 200:
             raise ValueError("bad cursor parts")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidError("Invalid request", {"cursor": ["Malformed cursor."]}) from None
-    return seg, str(score), member
+    # Lua's tonumber rejects what float() accepts ("1_000", " 1"): hand page.lua C's %.17g form
+    return seg, format(value, ".17g"), member

@@ -32,7 +32,7 @@ def decode_line(raw: bytes | str) -> LogLine | None:
 
 
 class LogStore:
-    """Appends (worker child) and reads (API) of `jobline:logs:<id>`."""
+    """Appends (worker child) and reads (API) of a job's log list (keys.logs)."""
 
     def __init__(self, scripts: Scripts) -> None:
         self.scripts = scripts

@@ -3,38 +3,82 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
 
 from app import keys
-from app.models import PRIORITY_MAX, PRIORITY_MIN
+from app.models import PRIORITY_MAX, PRIORITY_MIN, WorkerInfo
+from app.store.roster import decode_workers
+from app.store.scripts import Scripts
 
 STATUSES = ("pending", "running", "scheduled", "completed", "failed", "canceled")
 PRIORITY_SPAN = 10**13  # must match lib.lua: pending order score = (5 - priority) * span + enqueue ms
+PRIORITIES = range(PRIORITY_MAX, PRIORITY_MIN - 1, -1)
 GRAINS = {"10s": 10, "1m": 60, "1h": 3600}
+WINDOWS = {"lastMinute": ("10s", 6), "lastHour": ("1m", 60), "lastDay": ("1h", 24)}
+COUNT_COMMANDS = len(PRIORITIES) + 6
+BULK_BATCH = 500
 
 
 def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass
+class Snapshot:
+    """Queues, their counts and the live workers, read in two round trips; stats fields when asked."""
+
+    names: list[str]
+    paused: set[str]
+    counts: dict[str, dict[str, int]]
+    workers: list[WorkerInfo]
+    lifetime: dict[str, int] = field(default_factory=dict)
+    throughput: dict[str, Any] = field(default_factory=dict)
+    oldest_pending_ms: dict[str, int | None] = field(default_factory=dict)
+
+    def restricted_to(self, visible: Callable[[str], bool]) -> Snapshot:
+        """The part a queue-scoped caller may see: its queues, their totals and the workers serving them."""
+        names = [q for q in self.names if visible(q)]
+        return Snapshot(
+            names=names,
+            paused={q for q in self.paused if visible(q)},
+            counts={q: self.counts[q] for q in names},
+            workers=[w for w in self.workers if any(visible(q) for q in w.queues)],
+            lifetime={k: v for k, v in self.lifetime.items() if visible(k.rpartition(":")[0])},
+            throughput=self.throughput,
+            oldest_pending_ms={q: v for q, v in self.oldest_pending_ms.items() if visible(q)},
+        )
+
+
+def register_names(redis: Redis, names: Iterable[str]) -> None:
+    """Make queues known (listed, pausable) before their first job: a worker serving them says so."""
+    names = list(names)
+    if names:
+        redis.sadd(keys.QUEUES, *names)
+
+
 class QueueStore:
     """Reads and writes that concern whole queues."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, scripts: Scripts | None = None) -> None:
         self.redis = redis
+        self.scripts = scripts or Scripts(redis)
 
     def names(self, configured: Iterable[str]) -> list[str]:
         seen = {_str(m) for m in self.redis.smembers(keys.QUEUES)}
         return sorted(seen | set(configured))
 
-    def exists(self, name: str) -> bool:
-        return bool(self.redis.sismember(keys.QUEUES, name))
+    def exists(self, name: str, configured: Iterable[str] = ()) -> bool:
+        return name in configured or bool(self.redis.sismember(keys.QUEUES, name))
 
     def paused(self) -> set[str]:
         return {_str(m) for m in self.redis.smembers(keys.PAUSED)}
+
+    def is_paused(self, name: str) -> bool:
+        return bool(self.redis.sismember(keys.PAUSED, name))
 
     def set_paused(self, name: str, paused: bool) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -47,57 +91,121 @@ class QueueStore:
         pipe.sadd(keys.QUEUES, name)
         pipe.execute()
 
+    # --- counts ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _queue_counts(pipe: Any, q: str) -> None:
+        for p in PRIORITIES:
+            pipe.llen(keys.queue_list(q, p))
+        pipe.zcard(keys.started(q))
+        pipe.zcard(keys.scheduled(q))
+        for status in ("completed", "failed", "canceled"):
+            pipe.zcard(keys.terminal(q, status))
+        pipe.zcard(keys.retrying(q))
+
+    @staticmethod
+    def _read_counts(replies: Any) -> dict[str, int]:
+        pending = sum(next(replies) for _ in PRIORITIES)
+        rest = [next(replies) for _ in range(6)]
+        return dict(zip(STATUSES, [pending, *rest[:5]], strict=True)) | {"retrying": rest[5]}
+
     def counts(self, names: list[str]) -> dict[str, dict[str, int]]:
         """Counts per queue and status, plus waiting retries: one pipeline, O(1) per count."""
         pipe = self.redis.pipeline(transaction=False)
-        priorities = range(PRIORITY_MAX, PRIORITY_MIN - 1, -1)
         for q in names:
-            for p in priorities:
-                pipe.llen(keys.queue_list(q, p))
-            pipe.zcard(keys.started(q))
-            pipe.zcard(keys.scheduled(q))
-            for status in ("completed", "failed", "canceled"):
-                pipe.zcard(keys.terminal(q, status))
-            pipe.zcard(keys.retrying(q))
+            self._queue_counts(pipe, q)
         replies = iter(pipe.execute())
-        out: dict[str, dict[str, int]] = {}
-        for q in names:
-            pending = sum(next(replies) for _ in priorities)
-            rest = [next(replies) for _ in range(6)]
-            out[q] = dict(zip(STATUSES, [pending, *rest[:5]], strict=True)) | {"retrying": rest[5]}
-        return out
+        return {q: self._read_counts(replies) for q in names}
 
-    def oldest_pending_ms(self, names: list[str]) -> dict[str, int | None]:
-        """Enqueue time (epoch ms) of the next job each queue will run, if any."""
+    def queue_state(self, name: str, configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
+        """(exists, paused, counts) of one queue in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sismember(keys.QUEUES, name)
+        pipe.sismember(keys.PAUSED, name)
+        self._queue_counts(pipe, name)
+        replies = iter(pipe.execute())
+        known, paused = next(replies), next(replies)
+        return bool(known) or name in configured, bool(paused), self._read_counts(replies)
+
+    # --- everything at once -----------------------------------------------------------------------------
+    def snapshot(
+        self, configured: Iterable[str], stats: bool = False, now_s: float | None = None
+    ) -> Snapshot:
+        """Queues, pause flags, counts and live workers (and, with `stats`, lifetime, throughput and
+        the oldest pending job per queue) in two pipelined round trips, whatever the number of jobs."""
+        first = self.redis.pipeline(transaction=False)
+        first.smembers(keys.QUEUES)
+        first.smembers(keys.PAUSED)
+        first.smembers(keys.RQ_WORKERS)
+        if stats:
+            first.hgetall(keys.LIFETIME)
+        known, paused_raw, members_raw, *rest = first.execute()
+        names = sorted({_str(m) for m in known} | set(configured))
+        members = sorted(_str(m) for m in members_raw)
         pipe = self.redis.pipeline(transaction=False)
         for q in names:
-            pipe.zrange(keys.index("queue", q, "pending"), 0, 0, withscores=True)
-        out: dict[str, int | None] = {}
-        for q, head in zip(names, pipe.execute(), strict=True):
-            out[q] = int(head[0][1] % PRIORITY_SPAN) if head else None
-        return out
+            self._queue_counts(pipe, q)
+        for member in members:
+            pipe.hgetall(member)
+        if stats:
+            for q in names:
+                self._queue_heads(pipe, q)
+            now_s = time.time() if now_s is None else now_s
+            self._throughput_commands(pipe, now_s)
+        replies = iter(pipe.execute())
+        snap = Snapshot(
+            names=names,
+            paused={_str(m) for m in paused_raw},
+            counts={q: self._read_counts(replies) for q in names},
+            workers=decode_workers(members, [next(replies) for _ in members]),
+        )
+        if stats:
+            snap.lifetime = {_str(k): int(v) for k, v in rest[0].items()}
+            snap.oldest_pending_ms = {q: self._read_heads(replies) for q in names}
+            snap.throughput = self._read_throughput(replies)
+        return snap
+
+    @staticmethod
+    def _queue_heads(pipe: Any, q: str) -> None:
+        """The first job of each priority band of the pending index (requeued-at-front ones excluded)."""
+        ix = keys.index("queue", q, "pending")
+        for p in PRIORITIES:
+            base = (5 - p) * PRIORITY_SPAN
+            pipe.zrangebyscore(ix, f"({base}", f"({base + PRIORITY_SPAN}", start=0, num=1, withscores=True)
+
+    @staticmethod
+    def _read_heads(replies: Any) -> int | None:
+        times = [int(head[0][1] % PRIORITY_SPAN) for head in (next(replies) for _ in PRIORITIES) if head]
+        return min(times) if times else None
+
+    def oldest_pending_ms(self, names: list[str]) -> dict[str, int | None]:
+        """Enqueue time (epoch ms) of the longest-waiting pending job of each queue, if any."""
+        pipe = self.redis.pipeline(transaction=False)
+        for q in names:
+            self._queue_heads(pipe, q)
+        replies = iter(pipe.execute())
+        return {q: self._read_heads(replies) for q in names}
 
     def lifetime(self) -> dict[str, int]:
         """Jobs ever finished, per `{queue}:{status}`."""
         return {_str(k): int(v) for k, v in self.redis.hgetall(keys.LIFETIME).items()}
 
-    def throughput(self, now_s: float | None = None) -> dict[str, Any]:
-        """Finished jobs in the last minute, hour and day, and the mean duration over the last hour."""
-        now_s = time.time() if now_s is None else now_s
-        windows = {"lastMinute": ("10s", 6), "lastHour": ("1m", 60), "lastDay": ("1h", 24)}
-        pipe = self.redis.pipeline(transaction=False)
-        for grain, count in windows.values():
+    # --- throughput -------------------------------------------------------------------------------------
+    @staticmethod
+    def _throughput_commands(pipe: Any, now_s: float) -> None:
+        for grain, count in WINDOWS.values():
             size = GRAINS[grain]
             current = int(now_s // size)
             for bucket in range(current - count + 1, current + 1):
                 pipe.hgetall(keys.throughput(grain, bucket))
-        replies = iter(pipe.execute())
+
+    @staticmethod
+    def _read_throughput(replies: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         hour_timed = hour_ms = 0
-        for name, (grain, count) in windows.items():
+        for name, (grain, count) in WINDOWS.items():
             total = 0
             for _ in range(count):
-                h = {k.decode(): int(v) for k, v in next(replies).items()}
+                h = {_str(k): int(v) for k, v in next(replies).items()}
                 total += h.get("completed", 0) + h.get("failed", 0)
                 if grain == "1m":
                     hour_timed += h.get("timed", 0)
@@ -105,3 +213,36 @@ class QueueStore:
             out[name] = total
         out["avgProcessingTime"] = round(hour_ms / hour_timed) if hour_timed else 0
         return out
+
+    def throughput(self, now_s: float | None = None) -> dict[str, Any]:
+        """Finished jobs in the last minute, hour and day, and the mean duration over the last hour."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._throughput_commands(pipe, time.time() if now_s is None else now_s)
+        return self._read_throughput(iter(pipe.execute()))
+
+    # --- bulk actions -----------------------------------------------------------------------------------
+    def bulk(self, action: str, name: str, status: str, batch: int = BULK_BATCH) -> int:
+        """Purge or retry every job of one queue and status, in atomic batches of `batch` jobs.
+
+        A purge goes on until the status is empty (jobs arriving meanwhile go too, within a bound);
+        a retry stops once it has looked at as many jobs as there were at the start, so a job that
+        fails again meanwhile is not retried twice.
+        """
+        done_total = seen_total = 0
+        initial: int | None = None
+        rounds = 0
+        while True:
+            done, seen, remaining = (
+                int(x) for x in self.scripts.run("bulk", [], [action, name, status, batch])
+            )
+            done_total += done
+            seen_total += seen
+            rounds += 1
+            if initial is None:
+                initial = seen + remaining
+            if seen < batch:
+                return done_total
+            if action == "retry" and seen_total >= initial:
+                return done_total
+            if rounds > initial // batch + 10:
+                return done_total

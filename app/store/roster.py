@@ -1,6 +1,8 @@
-"""The roster of workers: rq's worker hashes, read without changing anything."""
+"""The roster of workers: rq's worker hashes (reads change nothing), and pruning of killed workers."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from redis import Redis
 
@@ -40,7 +42,19 @@ def _info(name: str, h: dict[bytes, bytes]) -> WorkerInfo:
         successful_jobs=int(_number(h, "successful_job_count")),
         failed_jobs=int(_number(h, "failed_job_count")),
         total_working_time_s=_number(h, "total_working_time"),
+        cpu_percent=_number(h, "jl_cpu"),
+        memory_mb=_number(h, "jl_rss_mb"),
     )
+
+
+def decode_workers(members: list[str], hashes: list[dict[bytes, bytes]]) -> list[WorkerInfo]:
+    """Live workers among roster `members` given their hashes (HGETALL): a hash that expired (the
+    worker stopped heart-beating) or that records a death is not a live worker."""
+    return [
+        _info(member.removeprefix(keys.RQ_WORKER), h)
+        for member, h in zip(members, hashes, strict=True)
+        if h and b"death" not in h
+    ]
 
 
 def live_workers(redis: Redis) -> list[WorkerInfo]:
@@ -49,20 +63,24 @@ def live_workers(redis: Redis) -> list[WorkerInfo]:
     pipe = redis.pipeline(transaction=False)
     for member in members:
         pipe.hgetall(member)
-    workers = []
-    for member, h in zip(members, pipe.execute(), strict=True):
-        if h and b"death" not in h:
-            workers.append(_info(member.removeprefix(keys.RQ_WORKER), h))
-    return workers
+    return decode_workers(members, pipe.execute())
 
 
-def prune_dead(redis: Redis) -> int:
-    """Drop roster entries of workers whose hash expired (killed workers never unregister)."""
-    members = [_str(m) for m in redis.smembers(keys.RQ_WORKERS)]
+def prune_dead(redis: Redis, queues: Iterable[str] = ()) -> int:
+    """Drop roster entries (the set of all workers and each queue's set) of workers whose hash
+    expired: killed workers never unregister. `queues` adds to the queues Jobline knows of."""
+    names = sorted({_str(q) for q in redis.smembers(keys.QUEUES)} | set(queues))
+    sets = [keys.RQ_WORKERS, *(keys.workers_of_queue(q) for q in names)]
     pipe = redis.pipeline(transaction=False)
-    for member in members:
+    for key in sets:
+        pipe.smembers(key)
+    members_of = {key: {_str(m) for m in got} for key, got in zip(sets, pipe.execute(), strict=True)}
+    every = sorted(set().union(*members_of.values()))
+    for member in every:
         pipe.exists(member)
-    dead = [m for m, alive in zip(members, pipe.execute(), strict=True) if not alive]
-    if dead:
-        redis.srem(keys.RQ_WORKERS, *dead)
+    dead = {m for m, alive in zip(every, pipe.execute(), strict=True) if not alive}
+    for key, members in members_of.items():
+        if members & dead:
+            pipe.srem(key, *sorted(members & dead))
+    pipe.execute()
     return len(dead)

@@ -23,6 +23,8 @@ SCRIPT_NAMES = (
     "page",
     "logs_append",
     "logs_read",
+    "fire",
+    "bulk",
 )
 EVENTS_MAXLEN = 10000
 

@@ -28,7 +28,7 @@ class ClaimedJob:
 @dataclass(frozen=True)
 class Claim:
     job: ClaimedJob | None
-    finished: str | None  # what happened to the outcome passed in: completed, retry, failed, requeued, stale
+    finished: str | None  # the outcome passed in became: completed, retry, failed, canceled, requeued, stale
     due_in_s: float | None  # when the next scheduled job of these queues is due, if any
 
 
@@ -97,7 +97,7 @@ class WorkerStore:
         reply = self.scripts.run(
             "claim", [], [self._config, exec_id, outcome.to_json() if outcome else "", mode]
         )
-        meta: dict[str, Any] = json.loads(reply[0])
+        meta: dict[str, Any] = json.loads(reply[0]) or {}  # an empty Lua table may encode as []
         due = meta.get("due_in")
         raw = meta.get("job")
         job = None
@@ -120,6 +120,12 @@ class WorkerStore:
         else:
             args += [job.id, job.exec_id, job.queue, self.lease_s]
         return bool(self.scripts.run("heartbeat", [], args))
+
+    def report_resources(self, cpu_percent: float, memory_mb: float) -> None:
+        """Note this worker's CPU and memory (parent + child) in its rq worker hash."""
+        self.redis.hset(
+            keys.worker(self.name), mapping={"jl_cpu": f"{cpu_percent:.1f}", "jl_rss_mb": f"{memory_mb:.1f}"}
+        )
 
     def wait_for_work(self, timeout_s: float) -> None:
         """Block until a submit, retry or resume pokes one of our queues, or `timeout_s` passes."""

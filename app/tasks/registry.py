@@ -67,10 +67,11 @@ def _type_problem(annotation: Any, value: Any) -> str | None:
     allowed = _SIMPLE_TYPES.get(annotation)
     if allowed is None or value is None:
         return None
+    name = annotation if isinstance(annotation, str) else annotation.__name__
     if isinstance(value, bool) and bool not in allowed:
-        return f"Must be of type {allowed[0].__name__}."
+        return f"Must be of type {name}."
     if not isinstance(value, allowed):
-        return f"Must be of type {allowed[0].__name__}."
+        return f"Must be of type {name}."
     return None
 
 

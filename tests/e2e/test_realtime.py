@@ -221,7 +221,8 @@ def test_logs_of_demo_progress_show_its_lines_in_order(api, processes, real_redi
     stored = api.get(f"/api/v1/jobs/{job_id}/logs").json()
     assert stored == {"lines": followed, "nextOffset": 5}
     assert api.get(f"/api/v1/jobs/{job_id}/logs?offset=3").json()["lines"] == followed[3:]
-    assert real_redis.ttl(keys.logs(job_id)) > 0  # the job ended: its logs expire with it
+    # Logs live exactly as long as their job (retention trims jobs, and their logs with them).
+    assert real_redis.ttl(keys.logs(job_id)) == real_redis.ttl(keys.job(job_id))
 
 
 def test_print_and_stderr_are_captured_with_logging(api, processes):
@@ -259,3 +260,15 @@ def test_stopping_the_api_ends_open_streams_at_once(api, processes):
     assert list(events) == []  # the stream ended cleanly (the client would reconnect elsewhere)
     server.wait(timeout=30)
     assert "graceful timeout" not in processes.logs()  # nobody was cut off after gunicorn's 10 s
+
+
+def test_a_job_trimmed_by_retention_takes_its_logs_along(api, processes, real_redis):
+    processes.worker("--queues", "rt-trim", env={"JOBLINE_KEEP_COMPLETED": "1"})
+    first = api.submit("demo.progress", "rt-trim", steps=1, delay=0)
+    api.wait_status(first, "completed")
+    assert real_redis.exists(keys.logs(first))
+    second = api.submit("demo.progress", "rt-trim", steps=1, delay=0)
+    api.wait_status(second, "completed")  # the queue keeps 1 completed job: the first one goes
+    poll_until(lambda: not real_redis.exists(keys.job(first)), timeout_s=30)
+    assert not real_redis.exists(keys.logs(first))
+    assert real_redis.exists(keys.logs(second))

@@ -10,7 +10,6 @@ import pytest
 
 from app import keys
 from app.api.permissions import REQUIRED_ROLE
-from app.models import Principal
 from app.store.logs import LogStore, encode_line
 from app.store.scripts import Scripts
 from tests.conftest import make_settings
@@ -34,7 +33,8 @@ def app(settings, fake_redis):
 
 @pytest.fixture
 def viewer(app):
-    token = app.extensions["jobline"].auth.issue(Principal("vera", "viewer")).token
+    auth = app.extensions["jobline"].auth
+    token = auth.issue(auth.users.create("vera", "vera-password-1", "viewer")).token
     return {"Authorization": f"Bearer {token}"}
 
 

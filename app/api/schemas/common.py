@@ -12,8 +12,9 @@ def iso_ms(dt: datetime | None) -> str | None:
     """2026-11-22T08:00:00.123Z"""
     if dt is None:
         return None
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Time(fields.Field):

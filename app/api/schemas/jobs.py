@@ -6,13 +6,12 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
-from app.api.schemas.common import JsonAny, StrictSchema, Time, text
+from app.api.schemas.common import JsonAny, StrictSchema, Time, iso_ms, text
 from app.models import PRIORITY_MAX, PRIORITY_MIN, JobStatus, Trigger
 from app.settings import QUEUE_NAME_RE
 
-QUEUE_FIELD = validate.Regexp(
-    QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$."
-)  # {{ }}: str.format
+# marshmallow str.format()s the message: the regex's braces must be doubled (else a KeyError, a 500).
+QUEUE_FIELD = validate.Regexp(QUEUE_NAME_RE, error="Must match ^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$.")
 
 
 class SubmitJobSchema(StrictSchema):
@@ -126,3 +125,54 @@ class PaginationSchema(StrictSchema):
     total_pages = fields.Integer(data_key="totalPages")
     total_jobs = fields.Integer(data_key="totalJobs")
     limit = fields.Integer()
+
+
+def _attempt_json(a: Any) -> dict[str, Any]:
+    return {
+        "attempt": a.attempt,
+        "status": a.status,
+        "error": a.error,
+        "workerId": a.worker_id,
+        "startedAt": iso_ms(a.started_at),
+        "completedAt": iso_ms(a.completed_at),
+    }
+
+
+def job_json(job: Any) -> dict[str, Any]:
+    """Exactly JobSchema().dump(job), written out: pages dump 50+ jobs per call and marshmallow's
+    per-field machinery cost ~0.1 ms per job (a unit test keeps the two identical)."""
+    data: dict[str, Any] = {
+        "id": job.id,
+        "queue": job.queue,
+        "task": job.task,
+        "title": job.title,
+        "description": job.description,
+        "params": job.params,
+        "actor": job.actor,
+        "trigger": str(job.trigger),
+        "workflowId": job.workflow_id,
+        "workflowName": job.workflow_name,
+        "status": str(job.status),
+        "priority": job.priority,
+        "retryCount": job.retry_count,
+        "maxRetries": job.max_retries,
+        "timeout": job.timeout_s,
+        "progress": None if job.progress is None else float(job.progress),
+        "currentStep": job.current_step,
+        "result": job.result,
+        "error": job.error,
+        "stacktrace": None if job.stacktrace is None else [str(line) for line in job.stacktrace],
+        "workerId": job.worker_id,
+        "createdAt": iso_ms(job.created_at),
+        "scheduledAt": iso_ms(job.scheduled_at),
+    }
+    if job.run_at is not None:
+        data["runAt"] = iso_ms(job.run_at)
+    data["startedAt"] = iso_ms(job.started_at)
+    data["completedAt"] = iso_ms(job.completed_at)
+    data["updatedAt"] = iso_ms(job.updated_at)
+    data["duration"] = job.duration_ms
+    data["history"] = [_attempt_json(a) for a in job.history]
+    if job.input_data is not None:
+        data["inputData"] = job.input_data
+    return data

@@ -22,6 +22,10 @@ local function finish(p, cfg)
     enter_pending(p.id, f, true)
     return 'requeued'
   end
+  if p.outcome == 'canceled' then  -- stopped by a command that skipped cancel.lua: canceled, never retried
+    enter_terminal(p.id, f, 'canceled', cfg)
+    return 'canceled'
+  end
   redis.call('HINCRBY', wk, 'failed_job_count', 1)
   return fail_attempt(p.id, f, p.error, p.trace, cfg, p.ms, p.outcome == 'refused')
 end
@@ -76,7 +80,10 @@ redis.call('EXPIRE', wk, cfg.worker_ttl)
 for _, q in ipairs(cfg.queues) do
   promote(q, 200)
   reap(q, cfg)
-  if ARGV[5] == 'maint' then
+end
+if ARGV[5] == 'maint' then
+  -- Age and count limits over every queue, served or not: old jobs go even where no worker runs.
+  for _, q in ipairs(redis.call('SMEMBERS', K.jl_queues)) do
     for status, _ in pairs(TERMINAL) do trim(q, status, cfg.keep[status]) end
   end
 end

@@ -11,7 +11,6 @@ local TERMINAL = {completed = K.finished, failed = K.failed, canceled = K.cancel
 local FIELDS = {'status', 'origin', 'jl_task', 'jl_trig', 'jl_wf', 'jl_pri', 'jl_exec', 'worker_name',
                 'jl_retry', 'jl_maxr', 'jl_attempts', 'started_at', 'jl_err', 'jl_hist', 'jl_prog', 'jl_step'}
 local PRIORITY_SPAN = 10000000000000  -- pending order score: (5 - priority) * span + enqueue ms
-local TTL_MARGIN = 86400  -- job hashes outlive their registry entry by a day: trimming, not expiry, removes them
 
 local function iso(us)
   local s = math.floor(us / 1000000)
@@ -58,9 +57,11 @@ local function ix_move(jid, f, from, to, score)
     if from then redis.call('ZREM', p .. from, jid) end
     if to then redis.call('ZADD', p .. to, score, jid) end
   end
-  local qix = K.ix .. 'queue:' .. f.origin .. ':pending'
-  if from == 'pending' then redis.call('ZREM', qix, jid) end
-  if to == 'pending' then redis.call('ZADD', qix, score, jid) end
+  -- Per queue, only where rq gives no stable order: pending (one list per priority) and running
+  -- (rq's registry is scored by lease expiry, which every heartbeat moves: cursors would skip jobs).
+  local qix = K.ix .. 'queue:' .. f.origin .. ':'
+  if from == 'pending' or from == 'running' then redis.call('ZREM', qix .. from, jid) end
+  if to == 'pending' or to == 'running' then redis.call('ZADD', qix .. to, score, jid) end
 end
 
 local function emit(jid, queue, status, progress, step)
@@ -104,12 +105,29 @@ local function push_history(jid, f, status, err, ended)
   redis.call('HSET', K.job .. jid, 'jl_hist', cjson.encode(hist))
 end
 
+-- A pending job's order score: its priority band, then its place in the rq list. Scores in a band strictly
+-- increase (front: decrease), so the listing shows the run order even within one millisecond.
+local function pending_score(queue, pri, front)
+  local band = (5 - pri) * PRIORITY_SPAN
+  local lo, hi = string.format('%.17g', band), '(' .. string.format('%.17g', band + PRIORITY_SPAN)
+  local qix = K.ix .. 'queue:' .. queue .. ':pending'
+  local got
+  if front then
+    got = redis.call('ZRANGEBYSCORE', qix, lo, hi, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(band, math.min(tonumber(got[2]), band + NOW_MS) - 1) end
+  else
+    got = redis.call('ZREVRANGEBYSCORE', qix, hi, lo, 'WITHSCORES', 'LIMIT', 0, 1)
+    if got[2] then return math.max(tonumber(got[2]) + 1, band + NOW_MS) end
+  end
+  return band + NOW_MS
+end
+
 local function enter_pending(jid, f, front)
   local pri = tonumber(f.jl_pri) or 0
   local lkey = K.queue .. list_name(f.origin, pri)
+  local score = pending_score(f.origin, pri, front)
   if front then redis.call('LPUSH', lkey, jid) else redis.call('RPUSH', lkey, jid) end
   redis.call('SADD', K.queues, lkey)
-  local score = (5 - pri) * PRIORITY_SPAN + (front and 0 or NOW_MS)
   ix_move(jid, f, nil, 'pending', score)
   redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
   wake(f.origin)
@@ -139,6 +157,8 @@ local function count_finished(queue, status, duration_ms)
 end
 
 -- Keep a terminal registry within its count and age limits; trimmed jobs leave Redis entirely.
+-- Job hashes get no TTL: trimming (here, on every finish, and in the workers' maintenance over every
+-- queue) is the only way a job goes, so registries and indexes never hold ids of vanished jobs.
 local function trim(queue, status, keep)
   local key = TERMINAL[status] .. queue
   local victims = redis.call('ZRANGEBYSCORE', key, '-inf', NOW, 'LIMIT', 0, 200)
@@ -151,16 +171,41 @@ local function trim(queue, status, keep)
     redis.call('ZREM', key, jid)
     delete_job(jid, fields(jid))
   end
+  return #victims
+end
+
+-- A workflow's AUTOMATIC run ended: success resets its failure streak; reaching the limit pauses it.
+local function workflow_outcome(f, status)
+  if f.jl_wf == '' or f.jl_trig ~= 'AUTOMATIC' then return end
+  local wk = K.workflow .. f.jl_wf
+  if redis.call('EXISTS', wk) == 0 then return end
+  if status == 'completed' then
+    redis.call('HSET', wk, 'consecutiveFailures', 0)
+    return
+  end
+  if status ~= 'failed' then return end
+  local n = redis.call('HINCRBY', wk, 'consecutiveFailures', 1)
+  local w = redis.call('HMGET', wk, 'maxConsecutiveFailures', 'status')
+  local limit = tonumber(w[1]) or 0
+  if limit > 0 and n >= limit and w[2] == 'active' then
+    redis.call('HSET', wk, 'status', 'paused', 'nextRunAt', '', 'updatedAt', NOW_ISO, 'pausedReason',
+      string.format('paused after %d consecutive failed runs (maxConsecutiveFailures %d)', n, limit))
+    redis.call('HINCRBY', wk, 'version', 1)
+    redis.call('ZREM', K.wf_due, f.jl_wf)
+    redis.call('PUBLISH', K.wf_changed, f.jl_wf)
+  end
 end
 
 local function enter_terminal(jid, f, status, cfg, duration_ms)
   local score = NOW + cfg.ttl
   redis.call('ZADD', TERMINAL[status] .. f.origin, score, jid)
   ix_move(jid, f, nil, status, score)
-  redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
-  redis.call('EXPIRE', K.job .. jid, cfg.ttl + TTL_MARGIN)
-  redis.call('EXPIRE', K.logs .. jid, cfg.ttl + TTL_MARGIN)  -- captured logs end with their job
+  redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO)
+  -- A retained job keeps only what it shows: updatedAt is ended_at, the run bookkeeping goes (memory per job).
+  redis.call('HDEL', K.job .. jid, 'jl_upd', 'jl_runat', 'enqueued_at', 'last_heartbeat', 'jl_exec')
+  if f.jl_step == '' then redis.call('HDEL', K.job .. jid, 'jl_step') end
   count_finished(f.origin, status, duration_ms)
+  workflow_outcome(f, status)
   local progress = f.jl_prog
   if status == 'completed' then progress = '100' end
   emit(jid, f.origin, status, progress, f.jl_step)
@@ -183,6 +228,19 @@ local function fail_attempt(jid, f, err, trace, cfg, duration_ms, no_retry)
   redis.call('HSET', jk, 'jl_err', err, 'jl_trace', trace)
   enter_terminal(jid, f, 'failed', cfg, duration_ms)
   return 'failed'
+end
+
+-- Send a failed or canceled job back to pending with the same id; its last attempt goes into history.
+local function send_back(jid, f)
+  leave(jid, f)
+  local ended = redis.call('HGET', K.job .. jid, 'ended_at') or NOW_ISO
+  push_history(jid, f, f.state, f.jl_err ~= '' and f.jl_err or nil, ended)
+  redis.call('HSET', K.job .. jid, 'jl_retry', 0)
+  redis.call('HDEL', K.job .. jid, 'jl_err', 'jl_trace', 'result', 'started_at', 'ended_at', 'worker_name',
+    'jl_exec', 'jl_prog', 'jl_step')
+  redis.call('PERSIST', K.job .. jid)
+  f.jl_prog, f.jl_step = '', ''
+  enter_pending(jid, f, false)
 end
 
 -- Move due scheduled jobs (delayed submits and retries) of a queue to pending.

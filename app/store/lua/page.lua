@@ -177,7 +177,7 @@ local function take_plain(si, seg, entries)
     picked[#picked + 1] = id_of(seg, e[2])
     next_cursor = {si, fmt(e[1]), e[2]}
   end
-  return #picked == limit
+  return false  -- a full page is done only once an entry past it is seen (here or in a later segment)
 end
 
 for si, seg in ipairs(req.segments) do

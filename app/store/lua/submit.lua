@@ -15,8 +15,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', jid} end
 local given = cjson.decode(ARGV[3])
 local args = {'data', ARGV[4], 'created_at', NOW_ISO, 'jl_upd', NOW_ISO, 'status', 'queued'}
 for k, v in pairs(given) do
-  args[#args + 1] = k
-  args[#args + 1] = v
+  if v ~= '' then  -- absent reads as empty everywhere; not storing it saves memory per retained job
+    args[#args + 1] = k
+    args[#args + 1] = v
+  end
 end
 redis.call('HSET', KEYS[1], unpack(args))
 redis.call('SADD', K.jl_queues, given.origin)

@@ -1,0 +1,25 @@
+"""Tasks for the integration tests (loaded through JOBLINE_TASK_MODULES): they leave traces to check."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from app.tasks import JobContext, task
+
+
+@task("itest.pid_sleep")
+def pid_sleep(pidfile: str, seconds: float = 30.0) -> dict[str, int]:
+    """Write this process's pid to `pidfile`, then sleep: the test can see whether the process still runs."""
+    with open(pidfile + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(pidfile + ".tmp", pidfile)
+    time.sleep(seconds)
+    return {"pid": os.getpid()}
+
+
+@task("itest.context")
+def context(ctx: JobContext, label: str = "") -> dict[str, object]:
+    """Report progress through the injected JobContext and return what it says about the job."""
+    ctx.report_progress(50, f"half of {label}")
+    return {"id": ctx.job_id, "attempt": ctx.attempt, "queue": ctx.queue, "task": ctx.task}

@@ -1,0 +1,86 @@
+"""Faults: a SIGKILLed worker's job is recovered; Redis going away and coming back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from app.api import create_app
+from tests.conftest import login, poll_until
+from tests.integration.conftest import Api, pid_alive, read_pid
+
+pytestmark = pytest.mark.integration
+
+
+def kill_worker(proc) -> float:
+    """SIGKILL the worker's whole process group (worker and forkserver); return the monotonic time."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
+    return time.monotonic()
+
+
+def test_a_sigkilled_workers_job_is_recovered(api, processes, real_settings, tmp_path):
+    lease = real_settings.lease_s
+    first_pid, second_pid = tmp_path / "first.pid", tmp_path / "second.pid"
+    doomed = processes.worker("--name", "w-doomed")
+    job = api.submit("itest.pid_sleep", params={"pidfile": str(first_pid), "seconds": 30}, maxRetries=1)
+    assert api.wait(job["id"], "running")["workerId"] == "w-doomed"
+    task_pid = read_pid(first_pid)
+    killed_at = kill_worker(doomed)
+    processes.worker("--name", "w-rescuer")
+    poll_until(lambda: not pid_alive(task_pid), timeout_s=5)  # the orphaned child died with its parent
+    first_pid.unlink()
+    rerun = poll_until(lambda: (j := api.get(job["id"]))["workerId"] == "w-rescuer" and j, lease + 10)
+    assert time.monotonic() - killed_at < lease + 8
+    assert rerun["status"] == "running" and rerun["retryCount"] == 1
+    assert rerun["history"][0]["error"].startswith("abandoned")
+    assert rerun["history"][0]["workerId"] == "w-doomed"
+    read_pid(first_pid)  # the task really runs again
+    api.action(job["id"], "cancel")
+
+    no_retries = api.submit(
+        "itest.pid_sleep", params={"pidfile": str(second_pid), "seconds": 30}, maxRetries=0
+    )
+    assert api.wait(no_retries["id"], "running")["workerId"] == "w-rescuer"
+    read_pid(second_pid)
+    killed_at = kill_worker(processes.procs[-1])
+    processes.worker("--name", "w-last")
+    failed = api.wait(no_retries["id"], "failed", timeout_s=lease + 10)
+    assert time.monotonic() - killed_at < lease + 8
+    assert failed["error"].startswith("abandoned") and failed["retryCount"] == 0
+
+
+def test_redis_outage_503_then_recovery(redis_server, real_settings, real_redis, processes):
+    client = create_app(real_settings).test_client()  # production wiring: the API's own Redis client
+    api = Api(client, login(client))
+    processes.worker("--name", "w-outage")
+    before = api.submit("demo.echo", params={"phase": "before"})
+    api.wait(before["id"], "completed")
+    redis_server.stop()
+    try:
+        for method, path in [
+            ("get", "/api/v1/jobs"),
+            ("post", "/api/v1/jobs"),
+            ("get", f"/api/v1/jobs/{before['id']}"),
+        ]:
+            started = time.monotonic()
+            reply = getattr(client, method)(
+                path, json={"task": "demo.noop"} if method == "post" else None, headers=api.auth
+            )
+            assert time.monotonic() - started < 3
+            assert reply.status_code == 503, reply.get_json()
+            assert reply.get_json()["code"] == "UNAVAILABLE" and int(reply.headers["Retry-After"]) >= 1
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503
+        time.sleep(1.5)  # the worker meets the outage too
+    finally:
+        redis_server.start()
+    poll_until(lambda: client.get("/readyz").status_code == 200, timeout_s=10)
+    assert api.get(before["id"])["status"] == "completed"  # AOF kept the data
+    after = api.submit("demo.echo", params={"phase": "after"})
+    done = api.wait(after["id"], "completed", timeout_s=30)
+    assert done["workerId"] == "w-outage" and done["result"] == {"phase": "after"}
+    assert processes.procs[0].poll() is None  # the worker lived through it
