@@ -106,7 +106,8 @@ def execute_workflow_async(workflow_id: str) -> Response:
     data = load_body(ExecuteAsyncSchema())
     visible_workflow(workflow_id)
     job = workflows().execute_async(workflow_id, principal().name, data["input_data"], data["priority"])
-    response = jsonify({"jobId": job.id, "status": job.status.value})
+    # the status at acceptance, as the seed engine documents it (a worker may have started it already)
+    response = jsonify({"jobId": job.id, "status": "pending"})
     response.status_code = 202
     return response
 
