@@ -179,11 +179,14 @@ class StreamTee(io.TextIOBase):
 
 
 def install(capture: LogCapture, level_name: str, log_format: str) -> list[StreamTee]:
-    """Route this process's logging and stdout/stderr through `capture` (and on to the real stderr)."""
+    """Route this process's logging and stdout/stderr through `capture` (warnings on to the real stderr)."""
     level = logging.getLevelName(level_name.upper())
     root = logging.getLogger()
     root.setLevel(level)
+    # The worker's own output keeps what it showed before capture existed: warnings and errors only
+    # (the job's log has every line at `level_name`).
     console = logging.StreamHandler(sys.__stderr__)
+    console.setLevel(max(level, logging.WARNING))
     console.setFormatter(logging.Formatter(log_format))
     root.addHandler(console)
     root.addHandler(CaptureHandler(capture, level))

@@ -221,6 +221,7 @@ def test_logs_of_demo_progress_show_its_lines_in_order(api, processes, real_redi
     stored = api.get(f"/api/v1/jobs/{job_id}/logs").json()
     assert stored == {"lines": followed, "nextOffset": 5}
     assert api.get(f"/api/v1/jobs/{job_id}/logs?offset=3").json()["lines"] == followed[3:]
+    assert "finished step 1 of 5" not in processes.logs()  # the worker's own output: warnings only
     # Logs live exactly as long as their job (retention trims jobs, and their logs with them).
     assert real_redis.ttl(keys.logs(job_id)) == real_redis.ttl(keys.job(job_id))
 
@@ -237,6 +238,7 @@ def test_print_and_stderr_are_captured_with_logging(api, processes):
         ("WARNING", "logged 1"),
         ("STDERR", "to stderr"),
     ]
+    assert "logged 1" in processes.logs()  # warnings also reach the worker's own output
 
 
 def test_a_deleted_jobs_logs_are_gone(api, processes, real_redis):
