@@ -201,7 +201,6 @@ class JoblineWorker(BaseWorker):
             return Outcome(job, "refused", 0.0, error=f"Refused: task {task!r} is not registered ({hint})")
         with self._job_lock:
             self._current = job
-        self.set_state(WorkerStatus.BUSY)
         log.info("job %s: running %s (attempt %d)", job.id, task, job.attempt)
         try:
             self.child.ensure_started()
