@@ -75,8 +75,13 @@ def window_rate(redis: Redis, n: int) -> float:
 
 def run_process(kind: str, url: str, n: int) -> dict[str, float]:
     # keep every finished job, so the window below spans all of them (retention would trim all but 1,000)
-    env = dict(os.environ, REDIS_URL=url, JOBLINE_LOG_LEVEL="warning", JOBLINE_KEEP_COMPLETED="10000000",
-               PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        REDIS_URL=url,
+        JOBLINE_LOG_LEVEL="warning",
+        JOBLINE_KEEP_COMPLETED="10000000",
+        PYTHONPATH=str(ROOT),
+    )
     if kind == "jobline":
         argv = [str(BIN / "jobline"), "worker", "--burst"]
     else:

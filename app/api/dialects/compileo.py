@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import fields, validate
 
-from app.api.context import principal, services
-from app.api.schemas.common import iso_ms
+from app.api.context import load_query, principal, services
+from app.api.schemas.common import StrictSchema, iso_ms
+from app.api.schemas.jobs import StatusParam
+from app.api.sse import frame, sse_response
 from app.api.views.jobs import visible_job
-from app.models import Job, JobStatus
+from app.api.views.realtime import realtime
+from app.models import DELETED, ChangeEvent, Job, JobStatus
 
 bp = Blueprint("compileo", __name__, url_prefix="/api/v1/jobs")
 
@@ -43,6 +47,35 @@ def compileo_job(job: Job) -> dict[str, Any]:
 @bp.get("/status/<job_id>")
 def compileo_status(job_id: str) -> Response:
     return jsonify(compileo_job(visible_job(job_id)))
+
+
+class CompileoPollQuery(StrictSchema):
+    timeout = fields.Float(load_default=30.0, validate=validate.Range(1, 300))
+    current_status = StatusParam(load_default=None)
+
+
+def compileo_event(event: ChangeEvent) -> bytes:
+    data = {
+        "job_id": event.job_id,
+        "status": "deleted" if event.status == DELETED else STATUS[JobStatus(event.status)],
+        "progress": float(event.progress or 0.0),
+        "current_step": event.current_step or "",
+        "timestamp": iso_ms(event.timestamp),
+    }
+    return frame(data, event.entry_id)
+
+
+@bp.get("/status/<job_id>/poll")
+def compileo_poll(job_id: str) -> Response:
+    q = load_query(CompileoPollQuery())
+    job = realtime().poll(job_id, q["timeout"], q["current_status"], principal().may_see_queue)
+    return jsonify(compileo_job(job))
+
+
+@bp.get("/status/<job_id>/stream")
+def compileo_stream(job_id: str) -> Response:
+    feed = realtime().job_feed(job_id, request.headers.get("Last-Event-ID"), principal().may_see_queue)
+    return sse_response(feed, compileo_event)
 
 
 @bp.post("/cancel/<job_id>")
