@@ -68,7 +68,7 @@ class DevStack:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *argv], env=env, stdout=log, stderr=log, start_new_session=True
+            [sys.executable, "-m", "app", *argv], env=env, stdout=log, stderr=log, start_new_session=True
         )
         self.procs.append((label, proc))
 

@@ -133,7 +133,7 @@ class HttpApi:
         env.update(JOBLINE_QUEUES=",".join(QUEUES), JOBLINE_API_WORKERS="1", JOBLINE_LOG_LEVEL="warning")
         log = (workdir / "api.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "api", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "app", "api", "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         self.base = f"http://127.0.0.1:{self.port}"

@@ -151,7 +151,7 @@ class Stack:
             PYTHONPATH=str(ROOT),
         )
         logs = (tmp / f"api-{worker_class}.log").open("wb")
-        cmd = [sys.executable, "-m", "app.cli"]
+        cmd = [sys.executable, "-m", "app"]
         self.api = subprocess.Popen(
             [*cmd, "api", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env,

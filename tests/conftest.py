@@ -174,7 +174,7 @@ class Processes:
         environment.update(env or {})
         log = (self.log_dir / f"{argv[0]}-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *argv],
+            [sys.executable, "-m", "app", *argv],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 30.0
 PRECISE_SLEEP_BELOW_S = 0.25
 STOP_REDIS_PATIENCE_S = 10.0
+COMMAND_POLL_S = 0.5
 
 
 class JoblineWorker(BaseWorker):
@@ -76,6 +77,27 @@ class JoblineWorker(BaseWorker):
             log.warning(
                 "worker %s: ignored a malformed command (%s): %.200r", self.name, e, message.get("data")
             )
+
+    def subscribe(self) -> None:
+        """rq's command channel, listened to by a thread that wakes every 0.5 s (so it stops promptly)."""
+        self._unsubscribing = False
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=COMMAND_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+    def unsubscribe(self) -> None:
+        self._unsubscribing = True
+        super().unsubscribe()
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        """Keep listening through Redis trouble (redis-py resubscribes); end quietly when unsubscribing."""
+        if getattr(self, "_unsubscribing", False):
+            pubsub_thread.stop()
+            return
+        log.warning("worker %s: command channel error (%s); listening again in 2 s", self.name, exc)
+        time.sleep(2.0)
 
     # --- signals ------------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> None:
@@ -180,7 +202,9 @@ class JoblineWorker(BaseWorker):
             else:
                 self.store.wait_for_work(wait)
         except _WakeUp:
-            self.store.redis.connection_pool.disconnect()  # the interrupted BLPOP left a reply unread
+            # the interrupted BLPOP left a reply unread on its (released) connection; the command channel's
+            # connection is in use and stays
+            self.store.redis.connection_pool.disconnect(inuse_connections=False)
         except RedisError as e:
             log.warning("worker %s: Redis unreachable (%s); retrying in 1 s", self.name, e)
             time.sleep(1.0)

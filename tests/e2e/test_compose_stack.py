@@ -89,7 +89,7 @@ class Stack:
     def local(self, argv: list[str]) -> list[str]:
         """A compose `jobline ...` argv as a local command on free ports of 127.0.0.1."""
         assert argv[0] == "jobline", argv
-        out = [sys.executable, "-m", "app.cli", *argv[1:]]
+        out = [sys.executable, "-m", "app", *argv[1:]]
         out = ["127.0.0.1" if a == "0.0.0.0" else a for a in out]
         return [str(self.api_port) if a == "8080" else a for a in out]
 

@@ -53,7 +53,7 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
     output = tmp_path / "dev.out"
     with output.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "dev", "--port", str(free_port())],
+            [sys.executable, "-m", "app", "dev", "--port", str(free_port())],
             cwd=tmp_path,
             env=env,
             stdout=out,

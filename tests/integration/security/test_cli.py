@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 def jobline(env: dict[str, str], *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *argv],
+        [sys.executable, "-m", "app", *argv],
         input=stdin,
         capture_output=True,
         text=True,
