@@ -12,6 +12,7 @@ from app.api import security
 from app.api.context import Services
 from app.api.dialects import compileo, nick, open_archiver
 from app.api.errors import register_error_handlers
+from app.api.json import OrjsonProvider
 from app.api.views import auth, health, jobs, openapi, queues, realtime, tokens, users, workers, workflows
 from app.services.queues import QueueService, WorkerService
 from app.services.stats import StatsService
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, redis: Any = None) -> Flask:
     auth_service = build_auth_service(settings, redis)
     app = Flask("jobline", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     app.extensions["jobline"] = Services(
         settings=settings,
         redis=redis,

@@ -87,32 +87,32 @@ def spec_fields(spec: JobSpec) -> dict[str, str]:
     return fields
 
 
-def _text(h: dict[bytes, bytes], name: str) -> str:
-    value = h.get(name.encode())
-    return value.decode("utf-8", "replace") if value else ""
+def _strings(h: dict[bytes, bytes]) -> dict[str, str]:
+    """Every field but rq's binary `data`, decoded once (a page decodes 50 jobs of ~20 fields)."""
+    return {k.decode(): v.decode("utf-8", "replace") for k, v in h.items() if k != b"data"}
 
 
-def _json(h: dict[bytes, bytes], name: str, default: Any = None) -> Any:
-    raw = h.get(name.encode())
+def _json(f: dict[str, str], name: str, default: Any = None) -> Any:
+    raw = f.get(name)
     if not raw:
         return default
     try:
-        return json.loads(raw)
+        return json.loads(raw)  # not orjson: it reads integers beyond 64 bits as floats
     except ValueError:
         return default
 
 
-def _int(h: dict[bytes, bytes], name: str, default: int = 0) -> int:
+def _int(f: dict[str, str], name: str, default: int = 0) -> int:
     try:
-        return int(float(_text(h, name) or default))
+        return int(float(f.get(name) or default))
     except ValueError:
         return default
 
 
 def _history(
-    h: dict[bytes, bytes], status: JobStatus, started: datetime | None, ended: datetime | None
+    f: dict[str, str], status: JobStatus, started: datetime | None, ended: datetime | None
 ) -> list[Attempt]:
-    raw = _json(h, "jl_hist", []) if b"jl_hist" in h else []
+    raw = _json(f, "jl_hist", []) if "jl_hist" in f else []
     entries = raw if isinstance(raw, list) else []  # Redis's cjson writes an empty list as {}
     history = [
         Attempt(
@@ -129,10 +129,10 @@ def _history(
     if status.terminal and started is not None:
         history.append(
             Attempt(
-                attempt=_int(h, "jl_attempts", 1),
+                attempt=_int(f, "jl_attempts", 1),
                 status=status.value,
-                error=_text(h, "jl_err") or None,
-                worker_id=_text(h, "worker_name") or None,
+                error=f.get("jl_err") or None,
+                worker_id=f.get("worker_name") or None,
                 started_at=started,
                 completed_at=ended,
             )
@@ -140,15 +140,15 @@ def _history(
     return history[-25:]
 
 
-def _task_and_params(h: dict[bytes, bytes]) -> tuple[str, dict[str, Any]]:
+def _task_and_params(h: dict[bytes, bytes], f: dict[str, str]) -> tuple[str, dict[str, Any]]:
     try:
         return decode_data(h.get(b"data"))
     except BadJobData:
-        return _text(h, "jl_task"), {}
+        return f.get("jl_task", ""), {}
 
 
-def _progress(h: dict[bytes, bytes]) -> float | None:
-    raw = _text(h, "jl_prog")
+def _progress(f: dict[str, str]) -> float | None:
+    raw = f.get("jl_prog")
     try:
         return float(raw) if raw else None
     except ValueError:
@@ -157,41 +157,42 @@ def _progress(h: dict[bytes, bytes]) -> float | None:
 
 def decode_job(job_id: str, h: dict[bytes, bytes]) -> Job:
     """The Job model of a raw job hash (HGETALL)."""
-    status = FROM_RQ_STATUS.get(_text(h, "status"), JobStatus.PENDING)
-    task, params = _task_and_params(h)
-    created = parse_time(h.get(b"created_at")) or datetime.now(UTC)
-    trigger = Trigger.AUTOMATIC if _text(h, "jl_trig") == "AUTOMATIC" else Trigger.MANUAL
-    started, ended = parse_time(h.get(b"started_at")), parse_time(h.get(b"ended_at"))
+    f = _strings(h)
+    status = FROM_RQ_STATUS.get(f.get("status", ""), JobStatus.PENDING)
+    task, params = _task_and_params(h, f)
+    created = parse_time(f.get("created_at")) or datetime.now(UTC)
+    trigger = Trigger.AUTOMATIC if f.get("jl_trig") == "AUTOMATIC" else Trigger.MANUAL
+    started, ended = parse_time(f.get("started_at")), parse_time(f.get("ended_at"))
     return Job(
         id=job_id,
-        queue=_text(h, "origin"),
+        queue=f.get("origin", ""),
         task=task,
         status=status,
         params=params,
-        title=_text(h, "jl_title"),
-        description=_text(h, "description"),
-        actor=_text(h, "jl_actor"),
+        title=f.get("jl_title", ""),
+        description=f.get("description", ""),
+        actor=f.get("jl_actor", ""),
         trigger=trigger,
-        workflow_id=_text(h, "jl_wf") or None,
-        workflow_name=_text(h, "jl_wfn") or None,
-        priority=_int(h, "jl_pri"),
-        retry_count=_int(h, "jl_retry"),
-        max_retries=_int(h, "jl_maxr"),
-        timeout_s=_int(h, "timeout", 30),
-        progress=_progress(h),
-        current_step=_text(h, "jl_step") or None,
-        result=_json(h, "result") if status is JobStatus.COMPLETED else None,
-        error=_text(h, "jl_err") or None,
-        stacktrace=_json(h, "jl_trace") or None,
-        worker_id=_text(h, "worker_name") or None,
+        workflow_id=f.get("jl_wf") or None,
+        workflow_name=f.get("jl_wfn") or None,
+        priority=_int(f, "jl_pri"),
+        retry_count=_int(f, "jl_retry"),
+        max_retries=_int(f, "jl_maxr"),
+        timeout_s=_int(f, "timeout", 30),
+        progress=_progress(f),
+        current_step=f.get("jl_step") or None,
+        result=_json(f, "result") if status is JobStatus.COMPLETED else None,
+        error=f.get("jl_err") or None,
+        stacktrace=_json(f, "jl_trace") or None,
+        worker_id=f.get("worker_name") or None,
         created_at=created,
-        scheduled_at=parse_time(h.get(b"jl_sched")),
+        scheduled_at=parse_time(f.get("jl_sched")),
         started_at=started,
         completed_at=ended if status.terminal else None,
-        updated_at=parse_time(h.get(b"jl_upd")) or ended or created,
-        history=_history(h, status, started, ended),
-        input_data=_json(h, "jl_input"),
-        run_at=_float_or_none(_text(h, "jl_runat")),
+        updated_at=parse_time(f.get("jl_upd")) or ended or created,
+        history=_history(f, status, started, ended),
+        input_data=_json(f, "jl_input"),
+        run_at=_float_or_none(f.get("jl_runat", "")),
     )
 
 
