@@ -20,6 +20,8 @@ Key map (type, lifetime, writer):
 | `jobline:events` | stream of job changes | MAXLEN ~10000 | every status / progress change |
 | `jobline:stats:lifetime` | hash `{q}:{status}` -> count | forever (bounded by queues) | finish |
 | `jobline:stats:tp:{grain}:{bucket}` | hash | TTL 2 grains' windows | finish |
+| `jobline:stats:submitted` | hash `{q}` -> jobs created (API, workflows) | forever (bounded by queues) | submit, fire |
+| `jobline:stats:hist:{kind}:{q}` | hash: ms bucket bound -> count, `sum` (kinds: duration, wait, lag) | forever (bounded by queues) | claim, fire |
 | `jobline:logs:{id}` | list of log lines (JSON, absolute offsets) | last JOBLINE_LOG_LINES; TTL of the job once it ended; deleted with the job | worker child (logs_append.lua) |
 | `jobline:logfeed` | stream: job id + next offset per appended batch (wakes log followers) | MAXLEN ~1000 | worker child (logs_append.lua) |
 | `jobline:workflows` | zset id -> created ms | forever (ids of saved workflows) | workflow service |
@@ -80,6 +82,8 @@ IDEMPOTENCY = PREFIX + "idem:"
 EVENTS = PREFIX + "events"
 LIFETIME = PREFIX + "stats:lifetime"
 THROUGHPUT = PREFIX + "stats:tp:"
+SUBMITTED = PREFIX + "stats:submitted"
+HISTOGRAM = PREFIX + "stats:hist:"
 LOGS = PREFIX + "logs:"
 LOG_FEED = PREFIX + "logfeed"
 USERS = PREFIX + "users"
@@ -168,6 +172,11 @@ def throughput(grain: str, bucket: int) -> str:
     return f"{THROUGHPUT}{grain}:{bucket}"
 
 
+def histogram(kind: str, queue: str) -> str:
+    """One queue's histogram of `kind` (duration, wait, lag): ms bucket bound -> count, plus `sum`."""
+    return f"{HISTOGRAM}{kind}:{queue}"
+
+
 def user(login: str) -> str:
     return USER + login
 
@@ -210,6 +219,8 @@ def lua_prefixes() -> dict[str, str]:
         "events": EVENTS,
         "lifetime": LIFETIME,
         "tp": THROUGHPUT,
+        "submitted": SUBMITTED,
+        "hist": HISTOGRAM,
         "logs": LOGS,
         "logfeed": LOG_FEED,
         "workflow": WORKFLOW,

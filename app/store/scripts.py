@@ -11,6 +11,7 @@ from redis import Redis
 from redis.commands.core import Script
 
 from app import keys
+from app.store.metrics import HIST_BOUNDS_MS
 
 SCRIPT_NAMES = (
     "submit",
@@ -40,6 +41,7 @@ def prelude() -> str:
         [
             f"local K = {{{entries}}}",
             f"local EVENTS_MAXLEN = {EVENTS_MAXLEN}",
+            f"local HIST_BOUNDS = {{{', '.join(str(b) for b in HIST_BOUNDS_MS)}}}",
             "local NOW_US",
             "if ARGV[1] ~= nil and ARGV[1] ~= '' then NOW_US = tonumber(ARGV[1]) else",
             "  local t = redis.call('TIME'); NOW_US = tonumber(t[1]) * 1000000 + tonumber(t[2]) end",

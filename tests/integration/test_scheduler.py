@@ -59,6 +59,10 @@ def test_two_schedulers_enqueue_each_planned_run_exactly_once(real_client, real_
     )
     after = real_client.get(f"/api/v1/workflows/{wf['id']}", headers=real_auth).get_json()
     assert after["runCount"] == len(jobs) and after["lastJobId"] == jobs[-1]["id"]
+    metrics = real_client.get("/metrics").get_data(as_text=True)
+    assert f'jobline_scheduler_lag_seconds_count{{queue="default"}} {len(jobs)}\n' in metrics
+    assert 'jobline_scheduler_lag_seconds_bucket{queue="default",le="1"} ' + str(len(jobs)) in metrics
+    assert "jobline_schedulers 2\n" in metrics
 
 
 def test_killing_one_of_two_schedulers_loses_no_run(real_client, real_auth, processes):

@@ -44,6 +44,8 @@ JOBLINE_PINNED = {
     "EVENTS": "jobline:events",
     "LIFETIME": "jobline:stats:lifetime",
     "THROUGHPUT": "jobline:stats:tp:",
+    "SUBMITTED": "jobline:stats:submitted",
+    "HISTOGRAM": "jobline:stats:hist:",
     "LOGS": "jobline:logs:",
     "LOG_FEED": "jobline:logfeed",
     "USERS": "jobline:users",

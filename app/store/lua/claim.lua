@@ -9,6 +9,7 @@ local function finish(p, cfg)
   ix_move(p.id, f, 'running', nil)
   local wk = K.worker .. cfg.worker
   redis.call('HINCRBYFLOAT', wk, 'total_working_time', p.seconds)
+  if p.ms then observe('duration', p.queue, p.ms) end
   if p.outcome == 'ok' then
     redis.call('HINCRBY', wk, 'successful_job_count', 1)
     redis.call('HSET', K.job .. p.id, 'result', p.result, 'jl_prog', '100')
@@ -37,6 +38,7 @@ local function start(jid, q, cfg, exec)
     return nil
   end
   ix_move(jid, f, 'pending', 'running', NOW)
+  if f.jl_enq ~= '' then observe('wait', q, NOW_MS - tonumber(f.jl_enq)) end
   local attempt = (tonumber(f.jl_attempts) or 0) + 1
   local jk = K.job .. jid
   redis.call('HSET', jk, 'status', 'started', 'started_at', NOW_ISO, 'ended_at', '', 'worker_name', cfg.worker,

@@ -36,6 +36,8 @@ local function fire_one(r)
   end
   redis.call('HSET', K.job .. r.job, unpack(args))
   redis.call('SADD', K.jl_queues, template.origin)
+  redis.call('HINCRBY', K.submitted, template.origin, 1)
+  observe('lag', template.origin, NOW_MS - r.slot)
   enter_pending(r.job, fields(r.job), false)
   redis.call('HSET', wk, 'lastRunAt', string.format('%d', r.slot), 'lastJobId', r.job, 'updatedAt', NOW_ISO)
   redis.call('HINCRBY', wk, 'runCount', 1)

@@ -9,7 +9,8 @@ local FROM_RQ = {queued = 'pending', started = 'running', scheduled = 'scheduled
                  created = 'pending'}
 local TERMINAL = {completed = K.finished, failed = K.failed, canceled = K.canceled}
 local FIELDS = {'status', 'origin', 'jl_task', 'jl_trig', 'jl_wf', 'jl_pri', 'jl_exec', 'worker_name',
-                'jl_retry', 'jl_maxr', 'jl_attempts', 'started_at', 'jl_err', 'jl_hist', 'jl_prog', 'jl_step'}
+                'jl_retry', 'jl_maxr', 'jl_attempts', 'started_at', 'jl_err', 'jl_hist', 'jl_prog', 'jl_step',
+                'jl_enq'}
 local PRIORITY_SPAN = 10000000000000  -- pending order score: (5 - priority) * span + enqueue ms
 
 local function iso(us)
@@ -74,6 +75,23 @@ local function wake(queue)
   redis.call('LTRIM', K.wake .. queue, 0, 0)
 end
 
+-- One observation of a histogram (kind: duration, wait, lag) of one queue: its bucket and its sum, in ms.
+-- HIST_BOUNDS comes from app/store/metrics.py via the prelude. Buckets are stored per bound, not
+-- cumulative; a hash per (kind, queue), so memory is bounded by queues.
+local function observe(kind, queue, ms)
+  ms = math.max(0, math.floor(tonumber(ms) or 0))
+  local bucket = 'inf'
+  for _, le in ipairs(HIST_BOUNDS) do
+    if ms <= le then
+      bucket = tostring(le)
+      break
+    end
+  end
+  local key = K.hist .. kind .. ':' .. queue
+  redis.call('HINCRBY', key, bucket, 1)
+  redis.call('HINCRBY', key, 'sum', ms)
+end
+
 -- Remove a job from the rq structure and the indexes of the status it is in.
 local function leave(jid, f)
   local q, st = f.origin, f.state
@@ -129,7 +147,8 @@ local function enter_pending(jid, f, front)
   if front then redis.call('LPUSH', lkey, jid) else redis.call('RPUSH', lkey, jid) end
   redis.call('SADD', K.queues, lkey)
   ix_move(jid, f, nil, 'pending', score)
-  redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '')
+  redis.call('HSET', K.job .. jid, 'status', 'queued', 'enqueued_at', NOW_ISO, 'jl_upd', NOW_ISO, 'jl_runat', '',
+    'jl_enq', NOW_MS)
   wake(f.origin)
   emit(jid, f.origin, 'pending', f.jl_prog, f.jl_step)
 end
@@ -203,7 +222,7 @@ local function enter_terminal(jid, f, status, cfg, duration_ms)
   ix_move(jid, f, nil, status, score)
   redis.call('HSET', K.job .. jid, 'status', RQS[status], 'ended_at', NOW_ISO)
   -- A retained job keeps only what it shows: updatedAt is ended_at, the run bookkeeping goes (memory per job).
-  redis.call('HDEL', K.job .. jid, 'jl_upd', 'jl_runat', 'enqueued_at', 'last_heartbeat', 'jl_exec')
+  redis.call('HDEL', K.job .. jid, 'jl_upd', 'jl_runat', 'enqueued_at', 'last_heartbeat', 'jl_exec', 'jl_enq')
   if f.jl_step == '' then redis.call('HDEL', K.job .. jid, 'jl_step') end
   count_finished(f.origin, status, duration_ms)
   workflow_outcome(f, status)

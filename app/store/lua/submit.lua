@@ -22,6 +22,7 @@ for k, v in pairs(given) do
 end
 redis.call('HSET', KEYS[1], unpack(args))
 redis.call('SADD', K.jl_queues, given.origin)
+redis.call('HINCRBY', K.submitted, given.origin, 1)
 local f = fields(jid)
 local run_at = tonumber(ARGV[5])
 if run_at and run_at > NOW then
