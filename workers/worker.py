@@ -20,6 +20,7 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from app.settings import Settings
 from app.store.codec import BadJobData, decode_data
+from app.store.connection import config_advice
 from app.store.queues import register_names
 from app.store.roster import prune_dead
 from app.store.workers import ClaimedJob, Outcome, WorkerStore
@@ -139,6 +140,8 @@ class JoblineWorker(BaseWorker):
         self._install_signal_handlers()
         self.set_state(WorkerStatus.IDLE)
         log.info("worker %s: serving %s (pid %s)", self.name, ", ".join(self.store.queues), self.pid)
+        for advice in config_advice(self.connection):
+            log.warning("worker %s: %s", self.name, advice)
         try:
             self._loop(burst)
         finally:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from app.errors import ConfigError
@@ -59,3 +60,35 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def config_advice(redis: Redis) -> list[str]:
+    """What in this Redis's configuration puts jobs or memory at risk, one sentence each with the fix.
+
+    Empty when all is well or when CONFIG is not allowed (managed Redis often forbids it)."""
+    try:
+        config = redis.config_get("maxmemory-policy")
+        config |= redis.config_get("hash-max-*-value")
+        config |= redis.config_get("appendonly")
+        config |= redis.config_get("save")
+    except RedisError:
+        return []
+    advice = []
+    policy = config.get("maxmemory-policy", "noeviction")
+    if policy != "noeviction":
+        advice.append(
+            f"Redis evicts keys when full (maxmemory-policy {policy}): it may silently delete jobs and "
+            "queues; set `maxmemory-policy noeviction` so that a full Redis refuses writes instead"
+        )
+    value = config.get("hash-max-listpack-value", config.get("hash-max-ziplist-value", "8192"))
+    if value.isdigit() and int(value) < 1024:
+        advice.append(
+            f"hash-max-listpack-value is {value}: a failed job's hash (with its traceback) takes ~2.3 KB "
+            "instead of ~1.3 KB; set `hash-max-listpack-value 8192` (docs/queues.md)"
+        )
+    if config.get("appendonly") == "no" and not config.get("save"):
+        advice.append(
+            "Redis keeps nothing on disk (appendonly no, no save points): a Redis restart loses every "
+            "job; set `appendonly yes` for production"
+        )
+    return advice
