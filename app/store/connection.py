@@ -80,7 +80,7 @@ def config_advice(redis: Redis) -> list[str]:
             f"Redis evicts keys when full (maxmemory-policy {policy}): it may silently delete jobs and "
             "queues; set `maxmemory-policy noeviction` so that a full Redis refuses writes instead"
         )
-    value = config.get("hash-max-listpack-value", config.get("hash-max-ziplist-value", "8192"))
+    value = str(config.get("hash-max-listpack-value") or config.get("hash-max-ziplist-value") or "8192")
     if value.isdigit() and int(value) < 1024:
         advice.append(
             f"hash-max-listpack-value is {value}: a failed job's hash (with its traceback) takes ~2.3 KB "
