@@ -48,10 +48,16 @@ class QueueService:
     def get(
         self, name: str, status: JobStatus | None, limit: int, page: int | None, cursor: str | None
     ) -> tuple[QueueInfo, JobPage]:
-        """A queue's counts and one page of its jobs (of one status, or all in listing order)."""
-        info = self.info(name)
-        jobs = self.jobs.list(JobFilter(status=status, queue=name), limit, page, cursor)
-        return info, jobs
+        """A queue's counts and one page of its jobs (of one status, or all in listing order), read in one
+        round trip: the counts ride along with the page script."""
+        if not QUEUE_NAME_RE.match(name):
+            raise NotFoundError("Queue not found")
+        f = JobFilter(status=status, queue=name)
+        jobs, values = self.jobs.list_and_read(f, limit, page, cursor, self.store.state_reads(name))
+        known, paused, counts = self.store.read_state(values, ())
+        if not known and name not in self.settings.queues:
+            raise NotFoundError("Queue not found")
+        return QueueInfo(name, paused, 0, _counts(counts), counts["retrying"]), jobs
 
     def info(self, name: str) -> QueueInfo:
         """Counts and pause flag of one queue (no worker count: that needs the roster); 404 if unknown."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
@@ -33,6 +33,7 @@ class ListingResult:
     pending_count: int
     running_count: int
     next_cursor: str | None
+    reads: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,22 @@ class JobStore:
         state = reply[1].decode() if len(reply) > 1 else None
         return reply[0].decode(), state
 
-    def list(self, f: JobFilter, limit: int, page: int | None, cursor: str | None) -> ListingResult:
-        """One page of jobs matching `f`, by page number or cursor, with totals; one round trip."""
+    def list(
+        self,
+        f: JobFilter,
+        limit: int,
+        page: int | None,
+        cursor: str | None,
+        reads: list[list[str]] | None = None,
+    ) -> ListingResult:
+        """One page of jobs matching `f`, by page number or cursor, with totals; one round trip, which
+        also answers `reads` (O(1) reads such as a queue's counts, see page.lua)."""
         plan = plan_listing(f)
         position = decode_cursor(cursor) if cursor else None
         if position is not None and position[0] > len(plan.segments):
             raise InvalidError("Invalid request", {"cursor": ["Malformed cursor."]})
         offset = None if position else ((page or 1) - 1) * limit
-        request = page_request(plan, limit, offset, position)
+        request = page_request(plan, limit, offset, position, reads)
         reply = self.scripts.run("page", [], [request])
         meta = json.loads(reply[0])
         jobs = []
@@ -116,7 +125,14 @@ class JobStore:
             if flat:
                 jobs.append(decode_job(job_id, _pairs(flat)))
         counts = meta["counts"]
-        return ListingResult(jobs, sum(meta["totals"]), counts[0], counts[1], encode_cursor(meta.get("next")))
+        return ListingResult(
+            jobs,
+            sum(meta["totals"]),
+            counts[0],
+            counts[1],
+            encode_cursor(meta.get("next")),
+            list(meta.get("reads") or []),
+        )
 
 
 def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:

@@ -98,13 +98,21 @@ def plan_listing(f: JobFilter) -> Plan:
     return Plan(segments, (seg(JobStatus.PENDING),), (seg(JobStatus.RUNNING),), rest or None)
 
 
-def page_request(plan: Plan, limit: int, offset: int | None, cursor: tuple[int, str, str] | None) -> str:
-    """The JSON request page.lua reads."""
+def page_request(
+    plan: Plan,
+    limit: int,
+    offset: int | None,
+    cursor: tuple[int, str, str] | None,
+    reads: list[list[str]] | None = None,
+) -> str:
+    """The JSON request page.lua reads; `reads` are O(1) reads (LLEN, ZCARD, SISMEMBER) to run alongside."""
     req: dict[str, Any] = {
         "segments": [s.to_json() for s in plan.segments],
         "limit": limit,
         "counts": [[s.to_json() for s in plan.pending], [s.to_json() for s in plan.running]],
     }
+    if reads:
+        req["reads"] = reads
     if plan.post_filter:
         req["filter"] = plan.post_filter
     if cursor is not None:

@@ -108,6 +108,21 @@ class QueueStore:
         rest = [next(replies) for _ in range(6)]
         return dict(zip(STATUSES, [pending, *rest[:5]], strict=True)) | {"retrying": rest[5]}
 
+    @staticmethod
+    def state_reads(name: str) -> list[list[str]]:
+        """The O(1) reads behind `queue_state`, for a script to run alongside its own work (page.lua)."""
+        reads = [["SISMEMBER", keys.QUEUES, name], ["SISMEMBER", keys.PAUSED, name]]
+        reads += [["LLEN", keys.queue_list(name, p)] for p in PRIORITIES]
+        reads += [["ZCARD", keys.started(name)], ["ZCARD", keys.scheduled(name)]]
+        reads += [["ZCARD", keys.terminal(name, status)] for status in ("completed", "failed", "canceled")]
+        return [*reads, ["ZCARD", keys.retrying(name)]]
+
+    def read_state(self, values: list[int], configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
+        """(exists, paused, counts) from the answers to `state_reads(name)`."""
+        replies = iter(values)
+        known, paused = next(replies), next(replies)
+        return bool(known), bool(paused), self._read_counts(replies)
+
     def counts(self, names: list[str]) -> dict[str, dict[str, int]]:
         """Counts per queue and status, plus waiting retries: one pipeline, O(1) per count."""
         pipe = self.redis.pipeline(transaction=False)

@@ -4,7 +4,9 @@
 -- found by rank (one key) or by a binary search on score over ZCOUNT (several keys), so their cost
 -- does not depend on how many jobs are stored. With a post-filter (combined filters no single index
 -- covers), the segments are scanned and the fields compared; that cost grows with the driver index.
--- ARGV: [1] now_us|'' [2] request JSON: {segments=[{keys, dir, strip}], offset|cursor, limit, filter, counts}
+-- ARGV: [1] now_us|'' [2] request JSON: {segments=[{keys, dir, strip}], offset|cursor, limit, filter, counts,
+--   reads}: `reads` are O(1) reads riding along ({cmd, key, member?}: LLEN, ZCARD, SISMEMBER), e.g. the
+--   queue's own counts and pause flag for GET /queues/{name}, so that a queue page is one round trip.
 
 local req = cjson.decode(ARGV[2])
 local FILTER_FIELDS = {'origin', 'jl_task', 'jl_trig', 'jl_wf'}
@@ -229,6 +231,13 @@ for i, group in ipairs(req.counts or {}) do
   counts[i] = c
 end
 
-local result = {cjson.encode({ids = picked, totals = totals, counts = counts, next = next_cursor})}
+local READS = {LLEN = true, ZCARD = true, SISMEMBER = true}
+local reads = {}
+for i, r in ipairs(req.reads or {}) do
+  if not READS[r[1]] then return redis.error_reply('page.lua: read not allowed: ' .. tostring(r[1])) end
+  reads[i] = redis.call(unpack(r))
+end
+
+local result = {cjson.encode({ids = picked, totals = totals, counts = counts, next = next_cursor, reads = reads})}
 for _, id in ipairs(picked) do result[#result + 1] = redis.call('HGETALL', K.job .. id) end
 return result

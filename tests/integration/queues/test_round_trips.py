@@ -1,0 +1,56 @@
+"""Redis round trips per API call, counted on the wire: they must not grow with the number of jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis import Redis
+from redis.connection import Connection, ConnectionPool
+
+from app.api import create_app
+from tests.conftest import login
+
+pytestmark = pytest.mark.integration
+
+
+class Counting(Connection):
+    sends = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        Counting.sends += 1
+        super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def counted(real_settings, real_redis):
+    client = Redis(connection_pool=ConnectionPool.from_url(real_settings.redis_url, connection_class=Counting))
+    app = create_app(real_settings, client)
+    http = app.test_client()
+    headers = login(http)
+    for i in range(120):
+        reply = http.post("/api/v1/jobs", json={"task": "demo.noop", "queue": "rt"}, headers=headers)
+        assert reply.status_code == 201
+
+    def trips(url: str) -> int:
+        http.get(url, headers=headers)  # the first call of a script in a new server loads it (NOSCRIPT)
+        Counting.sends = 0
+        reply = http.get(url, headers=headers)
+        assert reply.status_code == 200, reply.get_json()
+        return Counting.sends
+
+    return trips
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/api/v1/queues/rt?status=pending&limit=50&page=2", 2),  # auth + page.lua with the counts
+        ("/api/v1/queues/rt?limit=50", 2),
+        ("/api/v1/jobs?status=pending&limit=50", 2),  # auth + page.lua
+        ("/api/v1/jobs?queue=rt&limit=50&page=3", 2),
+        ("/api/v1/queues", 3),  # auth + names and workers + every count in one pipeline
+    ],
+)
+def test_round_trips_per_call_including_the_auth_check(counted, url, expected):
+    assert counted(url) == expected
