@@ -43,6 +43,16 @@ def test_open_archiver_counts_a_paused_queues_waiting_jobs_as_paused(client, aut
     assert [j["state"] for j in delayed] == ["delayed"]
 
 
+def test_open_archiver_copies_the_ingestion_source_out_of_data_as_its_example_shows(client, auth):
+    source = "clx1y2z3a0000b4d2e5f6g7h8"
+    submit(client, auth, queue="ingestion", params={"ingestionSourceId": source})
+    submit(client, auth, queue="ingestion", params={"other": 1})
+    jobs = client.get("/v1/jobs/queues/ingestion?status=waiting", headers=auth).get_json()["jobs"]
+    with_source = [j for j in jobs if "ingestionSourceId" in j]
+    assert len(jobs) == 2 and len(with_source) == 1
+    assert with_source[0]["ingestionSourceId"] == source == with_source[0]["data"]["ingestionSourceId"]
+
+
 def test_open_archiver_rejects_unknown_states_and_non_admins(app, client, auth):
     assert client.get("/v1/jobs/queues/default?status=stuck", headers=auth).status_code == 400
     auth_service = app.extensions["jobline"].auth

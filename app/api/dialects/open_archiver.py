@@ -65,7 +65,7 @@ def _ms(job_time: Any) -> int | None:
 
 def bull_job(job: Job, paused: bool) -> dict[str, Any]:
     state = "paused" if paused and job.status is JobStatus.PENDING else WORDS[job.status]
-    return {
+    shape = {
         "id": job.id,
         "name": job.task,
         "data": job.params,
@@ -79,6 +79,9 @@ def bull_job(job: Job, paused: bool) -> dict[str, Any]:
         "returnValue": job.result,
         "error": job.error,
     }
+    if "ingestionSourceId" in job.params:  # Open Archiver copies it out of `data` (absent otherwise)
+        shape["ingestionSourceId"] = job.params["ingestionSourceId"]
+    return shape
 
 
 def visible(name: str) -> str:

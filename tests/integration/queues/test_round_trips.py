@@ -24,11 +24,12 @@ class Counting(Connection):
 
 @pytest.fixture
 def counted(real_settings, real_redis):
-    client = Redis(connection_pool=ConnectionPool.from_url(real_settings.redis_url, connection_class=Counting))
+    pool = ConnectionPool.from_url(real_settings.redis_url, connection_class=Counting)
+    client = Redis(connection_pool=pool)
     app = create_app(real_settings, client)
     http = app.test_client()
     headers = login(http)
-    for i in range(120):
+    for _ in range(120):
         reply = http.post("/api/v1/jobs", json={"task": "demo.noop", "queue": "rt"}, headers=headers)
         assert reply.status_code == 201
 
