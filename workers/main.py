@@ -7,12 +7,15 @@ import logging
 import os
 import socket
 import sys
+import time
 
+from redis import Redis
 from redis.exceptions import RedisError
 
 from app.services.wiring import retention_of
 from app.settings import QUEUE_NAME_RE, Settings
-from app.store.connection import connect, redact_url
+from app.store.connection import UNREACHABLE, connect, redact_url, redis_problem
+from app.store.queues import register_names
 from app.store.roster import live_workers
 from app.store.scripts import Scripts
 from app.store.workers import WorkerStore
@@ -54,16 +57,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         redis, Scripts(redis), name, queues, retention_of(settings), settings.lease_s, int(settings.lease_s)
     )
     try:
+        wait_until_writable(redis, queues, name)
         worker = JoblineWorker(settings, redis, store, tasks, name)
         worker.run(burst=args.burst)
     except RedisError as e:
+        problem = redis_problem(e) or str(e)
         print(
-            f"jobline worker: cannot reach Redis at {redact_url(settings.redis_url)!r}: {e}. "
+            f"jobline worker: Redis at {redact_url(settings.redis_url)!r}: {problem} ({e}). "
             "Start Redis or fix REDIS_URL, then run again.",
             file=sys.stderr,
         )
         return 2
     return 0
+
+
+def wait_until_writable(redis: Redis, queues: tuple[str, ...], name: str, pause_s: float = 5.0) -> None:
+    """Before registering: while Redis answers but refuses writes (full, read-only, cannot persist,
+    loading), wait and say why, instead of failing; a worker joins as soon as Redis accepts it. An
+    unreachable Redis still raises (the supervisor, or the operator, restarts the worker)."""
+    while True:
+        try:
+            register_names(redis, queues)
+            return
+        except RedisError as e:
+            problem = redis_problem(e)
+            if problem is None or problem == UNREACHABLE:
+                raise
+            log.warning("worker %s: %s; waiting to register, retrying every %g s", name, problem, pause_s)
+            time.sleep(pause_s)
 
 
 def check(redis: object, name: str | None) -> int:

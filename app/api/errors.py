@@ -20,6 +20,7 @@ from app.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from app.store.connection import UNREACHABLE, redis_problem
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 2
@@ -87,8 +88,14 @@ REDIS_DOWN_DETAILS = {"health": {"status": "unhealthy", "problems": ["Redis is u
 
 
 def _redis(e: RedisError) -> Response:
-    log.warning("Redis unavailable: %s", e)
-    return error_response(503, "UNAVAILABLE", "Redis is unreachable; try again shortly", REDIS_DOWN_DETAILS)
+    problem = redis_problem(e)
+    if problem is None:
+        return _unexpected(e)
+    log.warning("Redis unavailable: %s (%s)", problem, type(e).__name__)
+    if problem == UNREACHABLE:
+        return error_response(503, "UNAVAILABLE", f"{UNREACHABLE}; try again shortly", REDIS_DOWN_DETAILS)
+    details = {"health": {"status": "unhealthy", "problems": [problem]}}
+    return error_response(503, "UNAVAILABLE", f"{problem}; try again shortly", details)
 
 
 def _unexpected(e: Exception) -> Response:

@@ -7,7 +7,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ClusterDownError,
+    ExecAbortError,
+    MasterDownError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.retry import Retry
 
 from app.errors import ConfigError
@@ -92,3 +104,41 @@ def config_advice(redis: Redis) -> list[str]:
             "job; set `appendonly yes` for production"
         )
     return advice
+
+
+# Error replies of a Redis that answers but cannot serve now: 503 with what is wrong, never a 500.
+REFUSALS = {
+    "OOM": "Redis is full (maxmemory reached) and refuses new data; nothing was written",
+    "MISCONF": "Redis cannot save to disk and refuses writes (MISCONF); see the Redis log",
+    "READONLY": "Redis is a read-only replica; point REDIS_URL at the primary",
+    "LOADING": "Redis is loading its data set",
+    "BUSY": "Redis is busy running a long script",
+    "NOREPLICAS": "Redis has too few replicas to accept writes",
+    "MASTERDOWN": "Redis lost its primary",
+    "EXECABORT": "Redis refused a transaction",
+    "NOAUTH": "Redis refused Jobline's credentials; check REDIS_URL",
+    "WRONGPASS": "Redis refused Jobline's credentials; check REDIS_URL",
+    "NOPERM": "Redis's ACL forbids a command Jobline needs; see docs/security.md",
+}
+REFUSAL_CLASSES = (
+    (OutOfMemoryError, "OOM"),
+    (ReadOnlyError, "READONLY"),
+    (BusyLoadingError, "LOADING"),
+    (NoPermissionError, "NOPERM"),
+    (ExecAbortError, "EXECABORT"),
+    (MasterDownError, "MASTERDOWN"),
+    (TryAgainError, "BUSY"),
+    (ClusterDownError, "MASTERDOWN"),
+)
+UNREACHABLE = "Redis is unreachable"
+
+
+def redis_problem(e: RedisError) -> str | None:
+    """What is wrong with Redis in words an operator can act on (never its address or password); None
+    for an error reply that is not about Redis's state, i.e. a bug in a command or script of ours."""
+    if not isinstance(e, ResponseError) or isinstance(e, AuthenticationError):
+        return REFUSALS["NOAUTH"] if isinstance(e, AuthenticationError) else UNREACHABLE
+    for cls, word in REFUSAL_CLASSES:  # redis-py strips these words off the message into a class
+        if isinstance(e, cls):
+            return REFUSALS[word]
+    return REFUSALS.get(str(e).split(" ", 1)[0])

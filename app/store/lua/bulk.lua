@@ -3,6 +3,7 @@
 -- Entries whose job is gone or elsewhere are dropped on the way. The caller repeats until done.
 -- ARGV: [1] now_us|'' [2] action purge|retry [3] queue [4] status [5] batch size
 -- Returns {done, seen, remaining}: jobs acted on, entries looked at, entries left in the source.
+proceed_when_full()
 local action, q, status, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local src
 if status == 'pending' then src = K.ix .. 'queue:' .. q .. ':pending'

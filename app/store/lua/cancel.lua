@@ -1,6 +1,7 @@
 -- Cancel a job that has not ended. A running job's worker is told over rq's command channel to stop it;
 -- the job is canceled here at once, so a lost message cannot leave it running (the heartbeat answers 0).
 -- ARGV: [1] now_us|'' [2] job id [3] config JSON (ttl, keep) [4] force-delete '1'|'0'
+proceed_when_full()
 local jid = ARGV[2]
 local cfg = cjson.decode(ARGV[3])
 local f = fields(jid)

@@ -1,6 +1,7 @@
 -- A worker's one round trip per job: record the previous job's outcome, promote due scheduled jobs,
 -- reap abandoned ones, then take the next job by queue order and priority, or report when to look again.
 -- ARGV: [1] now_us|'' [2] worker config JSON [3] execution id for the next job [4] outcome JSON|'' [5] take|maint|none
+proceed_when_full()
 
 local function finish(p, cfg)
   redis.call('ZREM', K.wip .. p.queue, p.id .. ':' .. p.exec)

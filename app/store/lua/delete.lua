@@ -1,5 +1,6 @@
 -- Delete a job and everything stored with it. A running job needs force (it is stopped first).
 -- ARGV: [1] now_us|'' [2] job id [3] force '1'|'0'
+proceed_when_full()
 local jid = ARGV[2]
 local f = fields(jid)
 if not f then return {'missing'} end

@@ -41,6 +41,16 @@ local function fields(jid)
   return f
 end
 
+-- A Redis over maxmemory (noeviction) refuses a script's first write that may grow memory, but never
+-- stops a script that has already written (it could not undo its half). Scripts that move existing jobs
+-- forward or free memory (claim, heartbeat, progress, cancel, delete, retry, bulk) therefore begin with
+-- a write Redis allows when full and that changes nothing (HDEL of a field that never exists), so a full
+-- Redis keeps running, finishing and trimming jobs, and keeps leases alive, while new jobs (submit,
+-- workflow runs) are refused: backpressure instead of a stall.
+local function proceed_when_full()
+  redis.call('HDEL', K.lifetime, '')
+end
+
 local function list_name(queue, priority)
   if priority == 0 then return queue end
   return queue .. '@' .. priority

@@ -1,5 +1,6 @@
 -- Record a running job's progress (and step) if the caller still owns the execution.
 -- ARGV: [1] now_us|'' [2] job id [3] execution id [4] percent [5] step [6] '1' when a step is given
+proceed_when_full()
 local jid = ARGV[2]
 local jk = K.job .. jid
 local state = redis.call('HMGET', jk, 'status', 'jl_exec', 'origin', 'jl_step')
