@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from app.api.auth import client_address
 from app.api.context import load_body, load_query, services
-from app.api.schemas.common import StrictSchema, iso_ms
+from app.api.schemas.common import StrictSchema, iso_ms, redact
 from app.api.views.jobs import scoped_filter, visible_job
 from app.models import Job, JobFilter, JobStatus
 
@@ -47,7 +47,7 @@ def nick_job(job: Job) -> dict[str, Any]:
         "uuid": job.id,
         "title": job.title or job.task,
         "description": job.description,
-        "params": job.params,
+        "params": redact(job.params),
         "actor": job.actor,
         "created": iso_ms(job.created_at),
         "started": iso_ms(job.started_at),

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify
 from marshmallow import ValidationError, fields, validate
 
 from app.api.context import load_query, principal, services
-from app.api.schemas.common import StrictSchema
+from app.api.schemas.common import StrictSchema, redact
 from app.errors import NotFoundError
 from app.models import Job, JobPage, JobStatus, QueueInfo
 
@@ -68,7 +68,7 @@ def bull_job(job: Job, paused: bool) -> dict[str, Any]:
     shape = {
         "id": job.id,
         "name": job.task,
-        "data": job.params,
+        "data": redact(job.params),
         "state": state,
         "failedReason": job.error,
         "timestamp": _ms(job.created_at),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,33 @@ class Time(fields.Field):
 
 class JsonAny(fields.Raw):
     """Any JSON value, dumped as is."""
+
+
+# Keys whose values an API answer never shows (params, inputData, workflow params): the task still gets
+# them; dashboards, logs of HTTP traffic and every viewer see "***". Substrings, case-insensitive.
+SECRET_KEY_RE = re.compile(
+    r"(?i)passw(or)?d|passwd|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie"
+)
+REDACTED = "***"
+
+
+def redact(value: Any) -> Any:
+    """`value` with the values of secret-looking keys replaced by "***", at any depth."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if v is not None and isinstance(k, str) and SECRET_KEY_RE.search(k) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class RedactedJson(fields.Raw):
+    """A JSON value dumped with secret-looking keys' values redacted (see `redact`)."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return redact(value)
 
 
 def text(max_len: int, **kwargs: Any) -> fields.String:

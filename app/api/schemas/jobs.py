@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
-from app.api.schemas.common import JsonAny, StrictSchema, Time, iso_ms, text
+from app.api.schemas.common import JsonAny, RedactedJson, StrictSchema, Time, iso_ms, redact, text
 from app.models import PRIORITY_MAX, PRIORITY_MIN, JobStatus, Trigger
 from app.settings import QUEUE_NAME_RE
 
@@ -85,7 +85,7 @@ class JobSchema(StrictSchema):
     task = fields.String()
     title = fields.String()
     description = fields.String()
-    params = fields.Dict()
+    params = RedactedJson()
     actor = fields.String()
     trigger = fields.String()
     workflow_id = fields.String(data_key="workflowId", allow_none=True)
@@ -109,7 +109,7 @@ class JobSchema(StrictSchema):
     updated_at = Time(data_key="updatedAt")
     duration_ms = fields.Integer(data_key="duration", allow_none=True)
     history = fields.List(fields.Nested(AttemptSchema))
-    input_data = JsonAny(data_key="inputData")
+    input_data = RedactedJson(data_key="inputData")
 
     @post_dump
     def drop_absent_extensions(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def job_json(job: Any) -> dict[str, Any]:
         "task": job.task,
         "title": job.title,
         "description": job.description,
-        "params": job.params,
+        "params": redact(job.params),
         "actor": job.actor,
         "trigger": str(job.trigger),
         "workflowId": job.workflow_id,
@@ -174,5 +174,5 @@ def job_json(job: Any) -> dict[str, Any]:
     data["duration"] = job.duration_ms
     data["history"] = [_attempt_json(a) for a in job.history]
     if job.input_data is not None:
-        data["inputData"] = job.input_data
+        data["inputData"] = redact(job.input_data)
     return data

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.api.schemas.common import JsonAny, StrictSchema, Time, text
+from app.api.schemas.common import JsonAny, RedactedJson, StrictSchema, Time, text
 from app.api.schemas.jobs import QUEUE_FIELD
 from app.models import PRIORITY_MAX, PRIORITY_MIN
 
@@ -78,7 +78,7 @@ class WorkflowSchema(StrictSchema):
     name = fields.String(attribute="spec.name")
     task = fields.String(attribute="spec.task")
     queue = fields.String(attribute="spec.queue")
-    params = fields.Dict(attribute="spec.params")
+    params = RedactedJson(attribute="spec.params")
     priority = fields.Integer(attribute="spec.priority")
     timeout = fields.Integer(attribute="spec.timeout_s")
     max_retries = fields.Integer(data_key="maxRetries", attribute="spec.max_retries")

@@ -1,0 +1,83 @@
+"""RELIABILITY D9, output safety: secret-looking params never leave the API; hostile strings stay inert."""
+
+from __future__ import annotations
+
+import json
+
+from app.api.context import services
+from app.api.schemas.common import redact
+
+SECRETS = {
+    "user": "ann",
+    "password": "hunter2",
+    "db": {"apiKey": "k-123", "hosts": [{"name": "a", "auth_token": "t-1"}], "port": 5432},
+    "Authorization": "Bearer x",
+    "privateKey": "-----BEGIN",
+    "session_cookie": "c",
+    "clientSecret": "s",
+    "token": None,
+}
+SHOWN = {
+    "user": "ann",
+    "password": "***",
+    "db": {"apiKey": "***", "hosts": [{"name": "a", "auth_token": "***"}], "port": 5432},
+    "Authorization": "***",
+    "privateKey": "***",
+    "session_cookie": "***",
+    "clientSecret": "***",
+    "token": None,
+}
+
+
+def test_redact_replaces_secret_looking_values_at_any_depth():
+    assert redact(SECRETS) == SHOWN
+    assert redact(["password", {"author": "kept", "passwd": 1}]) == [
+        "password",
+        {"author": "kept", "passwd": "***"},
+    ]
+
+
+def test_job_answers_redact_params_everywhere_but_the_task_gets_them(client, auth):
+    reply = client.post("/api/v1/jobs", json={"task": "demo.echo", "params": SECRETS}, headers=auth)
+    assert reply.status_code == 201 and reply.get_json()["params"] == SHOWN
+    job_id = reply.get_json()["id"]
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=auth).get_json()["params"] == SHOWN
+    listed = client.get("/api/v1/jobs?limit=10", headers=auth).get_json()["data"]
+    assert [j["params"] for j in listed] == [SHOWN]
+    queue = client.get("/api/v1/queues/default", headers=auth).get_json()["jobs"]
+    assert [j["params"] for j in queue] == [SHOWN]
+    nick = client.get(f"/@jobs/{job_id}", headers=auth).get_json()
+    assert nick["params"] == SHOWN
+    archiver = client.get("/v1/jobs/queues/default?status=waiting", headers=auth).get_json()["jobs"]
+    assert [j["data"] for j in archiver] == [SHOWN]
+    body = json.dumps([reply.get_json(), listed, queue, nick, archiver])
+    assert "hunter2" not in body and "k-123" not in body and "t-1" not in body
+    with client.application.app_context():  # stored as given: the task gets the real values
+        assert services().jobs.get(job_id).params == SECRETS
+
+
+def test_workflow_answers_redact_saved_params(client, auth):
+    reply = client.post(
+        "/api/v1/workflows",
+        json={"name": "nightly", "task": "demo.echo", "params": {"password": "p", "n": 1}},
+        headers=auth,
+    )
+    assert reply.status_code == 201, reply.get_json()
+    assert reply.get_json()["params"] == {"password": "***", "n": 1}
+    listed = client.get("/api/v1/workflows", headers=auth).get_json()
+    assert '"p"' not in json.dumps(listed)
+
+
+def test_hostile_strings_come_back_as_inert_json(client, auth):
+    hostile = "<script>alert(1)</script>\x1b[31mred\x1b[0m"
+    reply = client.post(
+        "/api/v1/jobs",
+        json={"task": "demo.echo", "description": hostile, "params": {"x": hostile}},
+        headers=auth,
+    )
+    assert reply.status_code == 201
+    got = client.get(f"/api/v1/jobs/{reply.get_json()['id']}", headers=auth)
+    assert got.mimetype == "application/json" and got.headers["X-Content-Type-Options"] == "nosniff"
+    raw = got.get_data(as_text=True)
+    assert "\x1b" not in raw and "\\u001b" in raw  # control characters escaped, never raw
+    assert got.get_json()["description"] == hostile
