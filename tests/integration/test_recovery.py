@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -84,3 +85,45 @@ def test_redis_outage_503_then_recovery(redis_server, real_settings, real_redis,
     done = api.wait(after["id"], "completed", timeout_s=30)
     assert done["workerId"] == "w-outage" and done["result"] == {"phase": "after"}
     assert processes.procs[0].poll() is None  # the worker lived through it
+
+
+def test_a_frozen_redis_gives_prompt_503s_and_everything_recovers(redis_server, real_settings, processes):
+    """RELIABILITY B2 (black hole): Redis stops answering without closing connections (SIGSTOP). Every
+    request still answers within the socket timeout + 1 s, with a 503; /healthz is never blocked; API and
+    worker recover by themselves once Redis answers again."""
+    client = create_app(real_settings).test_client()
+    api = Api(client, login(client))
+    processes.worker("--name", "w-frozen")
+    before = api.submit("demo.echo", params={"phase": "before"})
+    api.wait(before["id"], "completed")
+    limit = real_settings.redis_timeout_s + 1
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        results: list[tuple[int, float]] = []
+
+        def call(path: str) -> None:
+            started = time.monotonic()
+            status = client.get(path, headers=api.auth).status_code
+            results.append((status, time.monotonic() - started))
+
+        threads = [
+            threading.Thread(target=call, args=(p,))
+            for p in ["/api/v1/jobs", f"/api/v1/jobs/{before['id']}", "/api/v1/queues", "/api/v1/jobs/stats"]
+        ]
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 0.5  # not stuck behind the hung requests
+        for t in threads:
+            t.join(timeout=limit + 5)
+        assert len(results) == 4
+        assert all(status == 503 and took <= limit for status, took in results), results
+        time.sleep(1.0)  # the worker meets the freeze too
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    poll_until(lambda: client.get("/readyz").status_code == 200, timeout_s=10)
+    after = api.submit("demo.echo", params={"phase": "after"})
+    done = api.wait(after["id"], "completed", timeout_s=30)
+    assert done["workerId"] == "w-frozen" and done["result"] == {"phase": "after"}
+    assert processes.procs[0].poll() is None
