@@ -277,6 +277,7 @@ class WorkflowSpec:
     start_at: datetime | None = None
     max_consecutive_failures: int = 0
     description: str = ""
+    overlap: str = "allow"  # "skip": no automatic run while the previous run has not ended
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ class Workflow:
     created_by: str
     version: int
     anchor_ms: int
+    skipped_runs: int = 0
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ class Firing:
                         run.job_id,
                         now_ms - run.slot_ms,
                     )
+                elif outcome == "skipped":
+                    log.info(
+                        "workflow %s: run for %d skipped, its previous run has not ended (overlap: skip)",
+                        run.workflow_id,
+                        run.slot_ms,
+                    )
                 elif outcome == "duplicate":
                     log.warning("workflow %s: run for %d was already enqueued", run.workflow_id, run.slot_ms)
             if len(due) < BATCH and "stale" not in outcomes:

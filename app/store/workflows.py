@@ -86,6 +86,7 @@ def definition_fields(workflow_id: str, spec: WorkflowSpec) -> dict[str, str]:
         "startAt": format_time(spec.start_at) if spec.start_at else "",
         "maxConsecutiveFailures": str(spec.max_consecutive_failures),
         "description": spec.description,
+        "overlap": spec.overlap,
         "job_fields": fields_json,
         "data": data,
     }
@@ -107,6 +108,7 @@ def decode_workflow(workflow_id: str, h: dict[str, str]) -> Workflow:
         start_at=parse_time(h.get("startAt")),
         max_consecutive_failures=int(h.get("maxConsecutiveFailures") or 0),
         description=h.get("description", ""),
+        overlap=h.get("overlap") or "allow",
     )
     created = parse_time(h.get("createdAt")) or datetime.now(UTC)
     return Workflow(
@@ -124,6 +126,7 @@ def decode_workflow(workflow_id: str, h: dict[str, str]) -> Workflow:
         created_by=h.get("createdBy", ""),
         version=int(h.get("version") or 0),
         anchor_ms=int(h.get("anchor_ms") or 0),
+        skipped_runs=int(h.get("skippedRuns") or 0),
     )
 
 

@@ -158,3 +158,25 @@ def test_runs_missed_while_no_scheduler_ran_become_one_catch_up_run(real_client,
     assert [j for j in jobs if ms(j["scheduledAt"]) <= caught_at] == [catch_up]  # one run for all missed
     assert_on_grid_without_gaps(jobs[1:], anchor)
     assert ms(jobs[1]["scheduledAt"]) - ms(catch_up["scheduledAt"]) == 1000  # then back on the grid
+
+
+def test_overlap_skip_never_runs_two_runs_of_a_workflow_at_once(real_client, real_auth, processes):
+    """RELIABILITY C6: 1 s interval, 2.5 s job, two workers free to run runs side by side."""
+    processes.start("scheduler", "--name", "s1")
+    processes.worker("--name", "w1")
+    processes.worker("--name", "w2")
+    wf = create(real_client, real_auth, task="demo.sleep", params={"seconds": 2.5}, overlap="skip")
+    time.sleep(8.0)
+    real_client.delete(f"/api/v1/workflows/{wf['id']}", headers=real_auth)
+    poll_until(
+        lambda: all(j["status"] == "completed" for j in automatic(real_client, real_auth, wf["id"])), 15
+    )
+    jobs = automatic(real_client, real_auth, wf["id"])
+    assert 2 <= len(jobs) <= 4, [j["scheduledAt"] for j in jobs]
+    anchor = ms(wf["startAt"])
+    assert all((ms(j["scheduledAt"]) - anchor) % 1000 == 0 for j in jobs)  # runs stay on the grid
+    spans = [(ms(j["startedAt"]), ms(j["completedAt"])) for j in jobs]
+    assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False)), spans  # never side by side
+    after = real_client.get(f"/api/v1/workflows/{wf['id']}", headers=real_auth).get_json()
+    assert after["skippedRuns"] >= 2 * (len(jobs) - 1)
+    assert after["runCount"] == len(jobs)

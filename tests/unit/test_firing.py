@@ -148,3 +148,51 @@ def test_consecutive_failures_pause_the_workflow(world):
     assert after.status is WorkflowStatus.PAUSED
     assert "2 consecutive failed runs" in (after.paused_reason or "")
     assert world["redis"].zscore(keys.WORKFLOW_DUE, wf.id) is None
+
+
+def _worker(world: dict[str, Any]) -> WorkerStore:
+    settings = world["settings"]
+    return WorkerStore(
+        world["redis"], Scripts(world["redis"]), "w1", ("default",), retention_of(settings), 30.0, 30
+    )
+
+
+@pytest.mark.parametrize("overlap", ["allow", "skip"])
+def test_overlap_skip_makes_no_run_while_the_previous_one_has_not_ended(world, overlap):
+    wf = world["workflows"].create(
+        WorkflowSpec(name="slow", task="demo.noop", interval_s=1, overlap=overlap, max_retries=0), "alice"
+    )
+    worker = _worker(world)
+    assert world["firing"].fire_due(T0_MS + 1000) == 1
+    running = worker.claim("e1", None, "take").job  # run 1 is running ...
+    assert running is not None
+    fired = world["firing"].fire_due(T0_MS + 2000)  # ... when run 2 is due
+    if overlap == "allow":
+        assert fired == 1 and len(automatic_jobs(world, wf.id)) == 2
+        return
+    assert fired == 0 and len(automatic_jobs(world, wf.id)) == 1
+    skipped = world["workflows"].get(wf.id)
+    assert skipped.skipped_runs == 1 and skipped.run_count == 1
+    assert skipped.next_run_at == datetime.fromtimestamp((T0_MS + 3000) / 1000, UTC)  # still on the grid
+    worker.claim("e2", Outcome(running, "ok", 0.01, result="null"), "none")
+    assert world["firing"].fire_due(T0_MS + 3000) == 1  # the previous run ended: back to one per slot
+    jobs = automatic_jobs(world, wf.id)
+    assert [j.scheduled_at for j in jobs] == [
+        datetime.fromtimestamp((T0_MS + t) / 1000, UTC) for t in (1000, 3000)
+    ]
+    assert world["workflows"].get(wf.id).skipped_runs == 1
+
+
+def test_overlap_is_validated_shown_and_patchable(client, auth):
+    bad = client.post(
+        "/api/v1/workflows", json={"name": "x", "task": "demo.noop", "overlap": "queue"}, headers=auth
+    )
+    assert bad.status_code == 400 and "overlap" in bad.get_json()["details"]
+    made = client.post(
+        "/api/v1/workflows", json={"name": "x", "task": "demo.noop", "interval": 60}, headers=auth
+    )
+    assert made.get_json()["overlap"] == "allow" and made.get_json()["skippedRuns"] == 0
+    patched = client.patch(
+        f"/api/v1/workflows/{made.get_json()['id']}", json={"overlap": "skip"}, headers=auth
+    )
+    assert patched.status_code == 200 and patched.get_json()["overlap"] == "skip"

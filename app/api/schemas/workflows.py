@@ -10,6 +10,8 @@ from app.api.schemas.common import JsonAny, RedactedJson, StrictSchema, Time, te
 from app.api.schemas.jobs import QUEUE_FIELD
 from app.models import PRIORITY_MAX, PRIORITY_MIN
 
+OVERLAP_POLICIES = ("allow", "skip")
+
 
 class Seconds(fields.Number):
     """A positive number of seconds (int or float), at most 366 days."""
@@ -42,6 +44,7 @@ class WorkflowFields(StrictSchema):
         data_key="maxConsecutiveFailures", strict=True, validate=validate.Range(0, 10000)
     )
     description = text(2000)
+    overlap = fields.String(validate=validate.OneOf(OVERLAP_POLICIES))
 
     @validates_schema
     def one_trigger(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -97,6 +100,8 @@ class WorkflowSchema(StrictSchema):
     max_consecutive_failures = fields.Integer(
         data_key="maxConsecutiveFailures", attribute="spec.max_consecutive_failures"
     )
+    overlap = fields.String(attribute="spec.overlap")
+    skipped_runs = fields.Integer(data_key="skippedRuns")
     created_by = fields.String(data_key="createdBy")
     created_at = Time(data_key="createdAt")
     updated_at = Time(data_key="updatedAt")

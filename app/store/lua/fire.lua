@@ -4,11 +4,13 @@
 -- in the same script, so a scheduler dying half-way cannot lose or double a run.
 -- ARGV: [1] now_us|'' [2] JSON list of {wf, planned, slot, next, ver, job} (times in epoch ms)
 
+local FINISHED_RQ = {finished = true, failed = true, canceled = true, stopped = true}
+
 local function fire_one(r)
   local wk = K.workflow .. r.wf
   local cur = redis.call('ZSCORE', K.wf_due, r.wf)
   if not cur or tonumber(cur) ~= r.planned then return 'moved' end
-  local w = redis.call('HMGET', wk, 'status', 'version', 'job_fields', 'data')
+  local w = redis.call('HMGET', wk, 'status', 'version', 'job_fields', 'data', 'overlap', 'lastJobId')
   if not w[1] then
     redis.call('ZREM', K.wf_due, r.wf)
     return 'missing'
@@ -20,6 +22,13 @@ local function fire_one(r)
   if tonumber(w[2]) ~= r.ver then return 'stale' end
   redis.call('ZADD', K.wf_due, r.next, r.wf)
   redis.call('HSET', wk, 'nextRunAt', string.format('%d', r.next))
+  if w[5] == 'skip' and w[6] and w[6] ~= '' then
+    local previous = redis.call('HGET', K.job .. w[6], 'status')
+    if previous and not FINISHED_RQ[previous] then  -- the last run is pending, running or waiting to retry
+      redis.call('HINCRBY', wk, 'skippedRuns', 1)
+      return 'skipped'
+    end
+  end
   if not redis.call('SET', K.wf_claim .. r.wf .. ':' .. string.format('%d', r.slot), r.job, 'NX', 'EX', 172800) then
     return 'duplicate'
   end
