@@ -23,3 +23,11 @@ def context(ctx: JobContext, label: str = "") -> dict[str, object]:
     """Report progress through the injected JobContext and return what it says about the job."""
     ctx.report_progress(50, f"half of {label}")
     return {"id": ctx.job_id, "attempt": ctx.attempt, "queue": ctx.queue, "task": ctx.task}
+
+
+@task("itest.poison")
+def poison() -> None:
+    """A poison pill: the process running it dies by SIGKILL, every time (as the OOM killer would do)."""
+    import signal  # noqa: PLC0415
+
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -169,3 +169,16 @@ def test_retry_keeps_earlier_attempts_in_history(api, processes, tmp_path):
     final = api.get(sleeper["id"])
     assert [h["status"] for h in final["history"]] == ["canceled", "canceled"]
     assert all(h["startedAt"] and h["completedAt"] for h in final["history"])
+
+
+def test_a_poison_pill_uses_its_retries_then_fails_and_the_worker_lives_on(api, processes):
+    """RELIABILITY A6: a job that kills the process running it on every attempt."""
+    worker = processes.worker()
+    job = api.submit("itest.poison", maxRetries=3)
+    failed = api.wait(job["id"], "failed", timeout_s=30)
+    assert failed["retryCount"] == 3 and len(failed["history"]) == 4  # exactly 4 attempts
+    assert failed["error"] == "Worker child process killed by signal 9 (SIGKILL) while running the job"
+    assert all("signal 9" in attempt["error"] for attempt in failed["history"])
+    after = api.submit("demo.echo", params={"ok": True})
+    assert api.wait(after["id"], "completed")["result"] == {"ok": True}
+    assert worker.poll() is None
