@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -182,3 +183,26 @@ def test_a_poison_pill_uses_its_retries_then_fails_and_the_worker_lives_on(api, 
     after = api.submit("demo.echo", params={"ok": True})
     assert api.wait(after["id"], "completed")["result"] == {"ok": True}
     assert worker.poll() is None
+
+
+def test_a_rolling_restart_loses_nothing(api, processes, real_settings, real_redis):
+    """RELIABILITY A3: SIGTERM every worker while a short and a long job run, start a new one. The short
+    job finishes on its old worker within the grace; the long one goes back to the front of its queue
+    (not a failure, no retry used) and runs once more on the new worker; the old workers exit."""
+    grace = real_settings.shutdown_grace_s
+    old = [processes.worker("--name", "w-old1"), processes.worker("--name", "w-old2")]
+    short = api.submit("demo.sleep", params={"seconds": grace / 2})
+    long = api.submit("demo.sleep", params={"seconds": grace + 3})
+    api.wait(short["id"], "running")
+    api.wait(long["id"], "running")
+    for proc in old:
+        proc.send_signal(signal.SIGTERM)
+    for proc in old:
+        assert proc.wait(timeout=grace + 5) == 0
+    processes.worker("--name", "w-new")
+    done_short = api.wait(short["id"], "completed")
+    assert done_short["workerId"] in ("w-old1", "w-old2") and len(done_short["history"]) == 1
+    done_long = api.wait(long["id"], "completed", timeout_s=grace + 15)
+    assert done_long["workerId"] == "w-new" and done_long["retryCount"] == 0
+    assert [a["status"] for a in done_long["history"]] == ["interrupted", "completed"]
+    assert real_redis.zcard(keys.started("default")) == 0
