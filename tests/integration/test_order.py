@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from app import keys
@@ -47,3 +49,31 @@ def test_idempotent_submit(api, processes):
     replay = api.submit("demo.echo", expect=200, headers=key, **body)
     assert replay["id"] == first["id"] and replay["status"] == "completed"
     assert api.list(queue="mail")["total"] == 2
+
+
+def test_fifty_concurrent_submits_with_one_idempotency_key_make_one_job(api):
+    """RELIABILITY D6: the same key and body from 50 threads at once; then the key under another caller."""
+    body = {"task": "demo.echo", "params": {"n": 1}, "queue": "idem"}
+    headers = {**api.auth, "Idempotency-Key": "burst-1"}
+    replies: list[tuple[int, str]] = []
+
+    def submit() -> None:
+        reply = api.client.post("/api/v1/jobs", json=body, headers=headers)
+        replies.append((reply.status_code, reply.get_json()["id"]))
+
+    threads = [threading.Thread(target=submit) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(replies) == 50
+    assert sorted(code for code, _ in replies) == [200] * 49 + [201]
+    assert len({job_id for _, job_id in replies}) == 1
+    assert api.list(queue="idem")["total"] == 1
+    token = api.client.post(
+        "/api/v1/tokens", json={"name": "other-app", "role": "operator"}, headers=api.auth
+    ).get_json()["token"]
+    mine = api.client.post(
+        "/api/v1/jobs", json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "burst-1"}
+    )
+    assert mine.status_code == 201 and mine.get_json()["id"] != replies[0][1]  # keys are per caller
