@@ -31,3 +31,14 @@ def poison() -> None:
     import signal  # noqa: PLC0415
 
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task("itest.ledger")
+def ledger(ctx: JobContext, ledger_url: str, seconds: float = 0.3) -> str:
+    """Work for `seconds`, then record one side effect (job id and attempt) in a separate Redis database."""
+    import redis  # noqa: PLC0415
+
+    time.sleep(seconds)
+    entry = f"{ctx.job_id}:{ctx.attempt}"
+    redis.Redis.from_url(ledger_url).rpush("ledger", entry)
+    return entry

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
 
 import pytest
+from redis import Redis
 
+from app import keys
 from app.api import create_app
 from tests.conftest import login, poll_until
 from tests.integration.conftest import Api, pid_alive, read_pid
@@ -127,3 +130,34 @@ def test_a_frozen_redis_gives_prompt_503s_and_everything_recovers(redis_server, 
     done = api.wait(after["id"], "completed", timeout_s=30)
     assert done["workerId"] == "w-frozen" and done["result"] == {"phase": "after"}
     assert processes.procs[0].poll() is None
+
+
+def test_workers_killed_at_random_lose_no_job(api, processes, redis_server, real_redis):
+    """RELIABILITY A2 (CI size): 60 jobs on 3 workers; every 1.5 s one worker, chosen at random, is
+    SIGKILLed with its child and replaced. Every job completes, and the ledger (a separate Redis
+    database the jobs write their side effect to) shows at most one extra effect per kill."""
+    ledger_url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    ledger = Redis.from_url(ledger_url)
+    ledger.delete("ledger")
+    workers = [processes.worker("--name", f"w-chaos-{i}") for i in range(3)]
+    jobs = [
+        api.submit("itest.ledger", params={"ledger_url": ledger_url, "seconds": 0.3}, maxRetries=5)["id"]
+        for _ in range(60)
+    ]
+    rng = random.Random(7)
+    kills = 0
+    for n in range(4):
+        time.sleep(1.5)
+        victim = rng.randrange(len(workers))
+        kill_worker(workers[victim])
+        kills += 1
+        workers[victim] = processes.worker("--name", f"w-chaos-new-{n}")
+    finals = [api.wait(job_id, "completed", "failed", timeout_s=60) for job_id in jobs]
+    assert [j["status"] for j in finals] == ["completed"] * 60  # 0 lost, none failed
+    effects = [e.decode().rsplit(":", 1)[0] for e in ledger.lrange("ledger", 0, -1)]
+    assert set(effects) == set(jobs)
+    assert len(effects) - len(jobs) <= kills
+    abandoned = [a for j in finals for a in j["history"] if (a["error"] or "").startswith("abandoned")]
+    assert 1 <= len(abandoned) <= kills  # the kills hit running jobs, and only those were re-run
+    assert real_redis.zcard(keys.started("default")) == 0
+    ledger.delete("ledger")
