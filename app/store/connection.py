@@ -121,6 +121,7 @@ REFUSALS = {
     "NOPERM": "Redis's ACL forbids a command Jobline needs; see docs/security.md",
 }
 REFUSAL_CLASSES = (
+    (AuthenticationError, "NOAUTH"),
     (OutOfMemoryError, "OOM"),
     (ReadOnlyError, "READONLY"),
     (BusyLoadingError, "LOADING"),
@@ -136,9 +137,9 @@ UNREACHABLE = "Redis is unreachable"
 def redis_problem(e: RedisError) -> str | None:
     """What is wrong with Redis in words an operator can act on (never its address or password); None
     for an error reply that is not about Redis's state, i.e. a bug in a command or script of ours."""
-    if not isinstance(e, ResponseError) or isinstance(e, AuthenticationError):
-        return REFUSALS["NOAUTH"] if isinstance(e, AuthenticationError) else UNREACHABLE
     for cls, word in REFUSAL_CLASSES:  # redis-py strips these words off the message into a class
         if isinstance(e, cls):
             return REFUSALS[word]
+    if not isinstance(e, ResponseError):
+        return UNREACHABLE  # connection refused or reset, timeouts
     return REFUSALS.get(str(e).split(" ", 1)[0])

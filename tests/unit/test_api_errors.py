@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from redis import exceptions as redis_exc
 
 from app.api import create_app
 from app.models import User
@@ -383,3 +384,42 @@ def test_malformed_idempotency_keys_are_rejected(client, auth, key):
     reply = client.post("/api/v1/jobs", json={"task": "demo.noop"}, headers=headers)
     assert reply.status_code == 400
     assert "Idempotency-Key" in reply.get_json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "says"),
+    [
+        (redis_exc.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), 503, "full"),
+        (redis_exc.ResponseError("MISCONF Redis is configured to save RDB snapshots"), 503, "save to disk"),
+        (redis_exc.ReadOnlyError("You can't write against a read only replica."), 503, "read-only replica"),
+        (redis_exc.BusyLoadingError("Redis is loading the dataset in memory"), 503, "loading"),
+        (redis_exc.AuthenticationError("invalid username-password pair"), 503, "credentials"),
+        (redis_exc.NoPermissionError("this user has no permissions to run the 'eval' command"), 503, "ACL"),
+        (redis_exc.TimeoutError("Timeout reading from socket"), 503, "unreachable"),
+        (
+            redis_exc.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            500,
+            "",
+        ),
+    ],
+)
+def test_redis_refusals_are_503s_that_say_what_is_wrong_and_bugs_are_500s(
+    app, client, auth, monkeypatch, error, status, says
+):
+    from app.api.context import services  # noqa: PLC0415
+
+    with app.app_context():
+        jobs = services().jobs
+
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(jobs, "list", refuse)
+    reply = client.get("/api/v1/jobs", headers=auth)
+    body = reply.get_json()
+    assert reply.status_code == status, body
+    if status == 503:
+        assert body["code"] == "UNAVAILABLE" and says in body["error"] and reply.headers["Retry-After"]
+        assert "127.0.0.1" not in json.dumps(body) and "password" not in json.dumps(body).lower()
+    else:
+        assert body == {"error": "Internal error", "code": "INTERNAL"}
