@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -15,6 +16,7 @@ from app import keys
 from app.api import create_app
 from tests.conftest import login, poll_until
 from tests.integration.conftest import Api, pid_alive, read_pid
+from tests.integration.latency_proxy import LatencyProxy
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +163,39 @@ def test_workers_killed_at_random_lose_no_job(api, processes, redis_server, real
     assert 1 <= len(abandoned) <= kills  # the kills hit running jobs, and only those were re-run
     assert real_redis.zcard(keys.started("default")) == 0
     ledger.delete("ledger")
+
+
+def test_slow_redis_keeps_jobs_healthy_and_answers_proportionally(redis_server, real_settings, processes):
+    """RELIABILITY B3: 250 ms added to every request to Redis (a delaying proxy). Healthy jobs are never
+    reaped as abandoned, retried submits with one Idempotency-Key make one job, and an API call costs
+    about its round trips x the latency, nothing more (no retry storms, no timeouts)."""
+    port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
+    proxy = LatencyProxy(port).start()
+    try:
+        slow = dataclasses.replace(real_settings, redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+        client = create_app(slow).test_client()
+        api = Api(client, login(client))
+        processes.settings = slow
+        processes.worker("--name", "w-slow")
+        job = api.submit("demo.echo", params={"n": 0})
+        api.wait(job["id"], "completed")
+
+        def timed_get() -> float:
+            started = time.monotonic()
+            assert client.get(f"/api/v1/jobs/{job['id']}", headers=api.auth).status_code == 200
+            return time.monotonic() - started
+
+        baseline = max(timed_get() for _ in range(5))
+        proxy.delay_s = 0.25
+        jobs = [api.submit("demo.sleep", params={"seconds": 1.5})["id"] for _ in range(3)]
+        key = {"Idempotency-Key": "slow-1"}
+        first = api.submit("demo.echo", headers=key, params={"n": 1})
+        again = api.submit("demo.echo", expect=200, headers=key, params={"n": 1})
+        assert again["id"] == first["id"]
+        worst = max(timed_get() for _ in range(5))
+        assert worst <= 2 * 0.25 + baseline + 0.5  # two round trips (auth, job), no more
+        for job_id in [*jobs, first["id"]]:
+            done = api.wait(job_id, "completed", timeout_s=30)
+            assert done["retryCount"] == 0 and len(done["history"]) == 1  # never reaped as abandoned
+    finally:
+        proxy.stop()
