@@ -48,6 +48,12 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from app.status_cli import run
+
+    return run(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobline", description="Jobline: a Redis-backed job system.")
     parser.add_argument("--version", action="version", version=f"jobline {__version__}")
@@ -81,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", help="manage users in Redis (works without the API running)")
     users_arguments(users)
     users.set_defaults(func=_cmd_users)
+
+    from app.status_cli import add_arguments as status_arguments
+
+    status = sub.add_parser(
+        "status", help="queues, workers, schedulers and health, straight from Redis (exit 1 when degraded)"
+    )
+    status_arguments(status)
+    status.set_defaults(func=_cmd_status)
     return parser
 
 
