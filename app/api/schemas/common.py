@@ -58,6 +58,21 @@ def redact(value: Any) -> Any:
     return value
 
 
+def restore_redacted(new: Any, old: Any) -> Any:
+    """`new` with each "***" under a secret-looking key replaced by what `old` holds there, so a client
+    that sends back what it read (GET a workflow, change one field, PATCH it whole) keeps the secret."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {
+            k: old[k]
+            if v == REDACTED and isinstance(k, str) and SECRET_KEY_RE.search(k) and k in old
+            else restore_redacted(v, old.get(k))
+            for k, v in new.items()
+        }
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        return [restore_redacted(n, o) for n, o in zip(new, old, strict=True)]
+    return new
+
+
 class RedactedJson(fields.Raw):
     """A JSON value dumped with secret-looking keys' values redacted (see `redact`)."""
 

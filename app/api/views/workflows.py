@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, url_for
 
 from app.api.context import load_body, load_query, principal, services
+from app.api.schemas.common import restore_redacted
 from app.api.schemas.jobs import ListJobsQuery
 from app.api.schemas.workflows import (
     CreateWorkflowSchema,
@@ -69,7 +70,10 @@ def get_workflow(workflow_id: str) -> Response:
 
 @bp.patch("/workflows/<workflow_id>")
 def update_workflow(workflow_id: str) -> Response:
-    return jsonify(dump(workflows().update(workflow_id, load_body(WorkflowFields()))))
+    changes = load_body(WorkflowFields())
+    if "params" in changes:  # "***" sent back as read keeps the saved secret
+        changes["params"] = restore_redacted(changes["params"], workflows().get(workflow_id).spec.params)
+    return jsonify(dump(workflows().update(workflow_id, changes)))
 
 
 @bp.delete("/workflows/<workflow_id>")
@@ -91,10 +95,9 @@ def resume_workflow(workflow_id: str) -> Response:
 @bp.post("/workflows/<workflow_id>/run")
 def run_workflow(workflow_id: str) -> Response:
     data = load_body(RunWorkflowSchema())
-    visible_workflow(workflow_id)
-    job = workflows().run(
-        workflow_id, principal().name, data["params"], data["priority"], data["scheduled_at"]
-    )
+    saved = visible_workflow(workflow_id).spec.params
+    params = None if data["params"] is None else restore_redacted(data["params"], saved)
+    job = workflows().run(workflow_id, principal().name, params, data["priority"], data["scheduled_at"])
     response = jsonify(dump_job(job))
     response.status_code = 201
     response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)

@@ -81,3 +81,36 @@ def test_hostile_strings_come_back_as_inert_json(client, auth):
     raw = got.get_data(as_text=True)
     assert "\x1b" not in raw and "\\u001b" in raw  # control characters escaped, never raw
     assert got.get_json()["description"] == hostile
+
+
+def test_a_workflow_read_and_sent_back_whole_keeps_its_secrets(client, auth, app):
+    created = client.post(
+        "/api/v1/workflows",
+        json={
+            "name": "sync",
+            "task": "demo.echo",
+            "params": {"apiKey": "k-1", "db": {"password": "p-1"}, "n": 1},
+        },
+        headers=auth,
+    ).get_json()
+    read = client.get(f"/api/v1/workflows/{created['id']}", headers=auth).get_json()
+    assert read["params"] == {"apiKey": "***", "db": {"password": "***"}, "n": 1}
+    patched = client.patch(
+        f"/api/v1/workflows/{created['id']}", json={"params": {**read["params"], "n": 2}}, headers=auth
+    )
+    assert patched.status_code == 200
+    with app.app_context():
+        saved = services().extra["workflows"].get(created["id"]).spec.params
+    assert saved == {"apiKey": "k-1", "db": {"password": "p-1"}, "n": 2}  # "***" did not overwrite them
+    changed = client.patch(
+        f"/api/v1/workflows/{created['id']}", json={"params": {"apiKey": "k-2", "n": 3}}, headers=auth
+    )
+    assert changed.status_code == 200
+    with app.app_context():
+        assert services().extra["workflows"].get(created["id"]).spec.params == {"apiKey": "k-2", "n": 3}
+    run = client.post(
+        f"/api/v1/workflows/{created['id']}/run", json={"params": {"apiKey": "***", "n": 4}}, headers=auth
+    )
+    assert run.status_code == 201
+    with app.app_context():
+        assert services().jobs.get(run.get_json()["id"]).params == {"apiKey": "k-2", "n": 4}
