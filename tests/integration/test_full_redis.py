@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import poll_until
+from tests.conftest import login, poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +39,8 @@ def test_a_full_redis_refuses_new_jobs_and_keeps_running_the_stored_ones(api, pr
     assert body["code"] == "UNAVAILABLE" and "full (maxmemory reached)" in body["error"]
     assert body["details"]["health"]["problems"] == [body["error"].removesuffix("; try again shortly")]
     assert set(real_redis.keys("rq:job:*")) == stored_before  # noeviction: nothing went
+    fresh = login(api.client)  # an operator can still log in to a full Redis ...
+    assert api.client.get("/api/v1/queues", headers=fresh).status_code == 200
     processes.worker("--name", "w-late")  # started while Redis is full: waits, saying why
 
     done = api.wait(long["id"], "completed", timeout_s=15)
@@ -47,6 +49,9 @@ def test_a_full_redis_refuses_new_jobs_and_keeps_running_the_stored_ones(api, pr
         api.wait(job_id, "completed", timeout_s=15)
     assert real_redis.info("memory")["used_memory"] > int(real_redis.config_get("maxmemory")["maxmemory"])
     assert "w-late: Redis is full (maxmemory reached)" in processes.logs()
+    purged = api.client.delete("/api/v1/queues/default/jobs?status=completed", headers=fresh)
+    assert purged.status_code == 200, purged.get_json()  # ... and free memory by purging
+    assert api.client.get(f"/api/v1/jobs/{queued[0]}", headers=fresh).status_code == 404
 
     real_redis.config_set("maxmemory", 0)
     after = api.submit("demo.noop")
