@@ -4,9 +4,15 @@ and everything is back to normal once memory is available again."""
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from redis import Redis
+
+from app.api import create_app
+from app.redis_server import RedisServer
 from tests.conftest import login, poll_until
+from tests.integration.conftest import Api
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +86,33 @@ def test_a_read_only_replica_answers_503_naming_the_problem(api, real_redis):
         ),
         5,
     )
+
+
+def test_a_redis_that_cannot_save_answers_503_misconf_and_recovers(real_settings, tmp_path):
+    """RELIABILITY B5: a failed background save makes Redis refuse writes (MISCONF): 503 naming it, reads
+    still work, nothing half-written, and writes come back once a save succeeds. The save is made to fail
+    by a directory where the snapshot file should go (renaming onto it fails, even for root)."""
+    server = RedisServer(directory=str(tmp_path / "redis"), appendonly=False).start()
+    try:
+        redis = Redis.from_url(server.url)
+        redis.config_set("save", "3600 1")
+        redis.config_set("stop-writes-on-bgsave-error", "yes")
+        settings = dataclasses.replace(real_settings, redis_url=server.url)
+        client = create_app(settings).test_client()
+        api = Api(client, login(client))
+        before = api.submit("demo.noop")
+        blocker = tmp_path / "redis" / redis.config_get("dbfilename")["dbfilename"]
+        blocker.mkdir()
+        redis.bgsave()
+        poll_until(lambda: redis.info("persistence")["rdb_last_bgsave_status"] == "err", timeout_s=10)
+        reply = client.post("/api/v1/jobs", json={"task": "demo.noop"}, headers=api.auth)
+        assert reply.status_code == 503, reply.get_json()
+        assert "cannot save to disk" in reply.get_json()["error"] and reply.headers["Retry-After"]
+        assert api.get(before["id"])["status"] == "pending"  # reads still work
+        blocker.rmdir()
+        redis.bgsave()
+        poll_until(lambda: redis.info("persistence")["rdb_last_bgsave_status"] == "ok", timeout_s=10)
+        api.submit("demo.noop")
+        assert api.list()["total"] == 2  # the one before and the one after: the refused one left nothing
+    finally:
+        server.stop()
