@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -110,3 +112,18 @@ def accounting(
 def _name(entry: dict[str, Any]) -> str:
     name = entry.get("client_name", b"")
     return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def http_login(port: int, password: str, login: str = "admin", wait_s: float = 30.0) -> str:
+    """A login token from the API on 127.0.0.1:`port`, waiting up to `wait_s` for it to start."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            body = json.dumps({"login": login, "password": password})
+            conn.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
+            return str(json.loads(conn.getresponse().read())["token"])
+        except (OSError, KeyError, ValueError):
+            if time.monotonic() > deadline:
+                raise SystemExit("the API did not start: see its log") from None
+            time.sleep(0.1)

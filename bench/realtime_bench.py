@@ -30,6 +30,7 @@ from typing import Any
 from redis import Redis
 
 from app.redis_server import RedisServer, free_port
+from bench.measure import http_login
 from bench.rt_clients import Jobs, Recorder, dashboard_client, job_stream_client, poll_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,15 +171,7 @@ class Stack:
         self.client = Redis.from_url(self.redis.url, decode_responses=True)
 
     def login(self) -> str:
-        for _ in range(300):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                body = json.dumps({"login": "admin", "password": PASSWORD})
-                conn.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
-                return json.loads(conn.getresponse().read())["token"]
-            except (OSError, KeyError, ValueError):
-                time.sleep(0.1)
-        raise SystemExit("the API did not start")
+        return http_login(self.port, PASSWORD)
 
     def submit(self, token: str, n: int) -> list[str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

@@ -30,6 +30,7 @@ from redis import Redis
 
 from app import keys
 from app.redis_server import RedisServer, free_port
+from bench.measure import http_login
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "soak-password"
@@ -77,15 +78,7 @@ class Stack:
         self.admin = Redis.from_url(self.redis.url, decode_responses=True)
 
     def login(self) -> str:
-        for _ in range(300):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                body = json.dumps({"login": "admin", "password": PASSWORD})
-                conn.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
-                return str(json.loads(conn.getresponse().read())["token"])
-            except (OSError, KeyError, ValueError):
-                time.sleep(0.1)
-        raise SystemExit("the API did not start: see its log")
+        return http_login(self.port, PASSWORD)
 
     def stop(self) -> None:
         for proc in self.procs:
