@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from redis.exceptions import NoPermissionError, RedisError
 
 from app.api import create_app
 from app.redis_server import find_redis_server, free_port
-from app.store.connection import connect
+from app.store.connection import config_advice, connect
 from tests.conftest import IN_CI, Processes, login, make_settings, poll_until
 
 pytestmark = pytest.mark.integration
@@ -134,10 +135,28 @@ def test_api_and_worker_run_through_an_acl_user(secured, tmp_path):
             ),
             timeout_s=30,
         )
+        # the scheduler too: a workflow's automatic run is fired, run and finished through the ACL user
+        procs.start("scheduler", "--name", "s-acl")
+        start = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        wf = client.post(
+            "/api/v1/workflows",
+            json={"name": "acl", "task": "demo.noop", "interval": 60, "startAt": start},
+            headers=admin,
+        ).get_json()
+        poll_until(
+            lambda: (
+                client.get(
+                    f"/api/v1/jobs?workflowId={wf['id']}&trigger=AUTOMATIC&status=completed", headers=admin
+                ).get_json()["total"]
+                == 1
+            ),
+            timeout_s=30,
+        )
     finally:
         procs.stop_all()
     assert done["result"] == {"x": 1}
     assert PASSWORD not in procs.logs()
+    assert config_advice(connect(settings)) == []  # CONFIG is forbidden: the check stays silent
 
 
 def test_the_acl_user_cannot_run_dangerous_commands(secured):
