@@ -117,11 +117,15 @@ def _port_free(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) != 0
 
 
-def _banner(url: str, stack: DevStack) -> None:
+def _banner(url: str, stack: DevStack, env_url: str) -> None:
     say("")
     say(f"Jobline is running: {url}")
     say(f"  admin login: admin / {stack.password}")
     say(f"  logs: {STATE_DIR}/logs/    stop: Ctrl-C")
+    if stack.settings.redis_url:
+        say("  status from a terminal: jobline status")
+    else:  # the private Redis has no password: its URL can be shown
+        say(f"  status from a terminal: REDIS_URL={env_url} .venv/bin/jobline status")
     say(
         "  try:  TOKEN=$(curl -s -X POST " + url + "/api/v1/auth/login -H 'Content-Type: application/json' \\"
     )
@@ -147,7 +151,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        env = stack.env(stack.start_redis())
+        redis_url = stack.start_redis()
+        env = stack.env(redis_url)
         url = f"http://{args.host}:{args.port}"
         say(f"[2/4] API: starting gunicorn on {url} ... ", end="")
         stack.spawn("api", ["api", "--host", args.host, "--port", str(args.port)], env)
@@ -160,7 +165,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         say("[4/4] Scheduler: starting ... ", end="")
         stack.spawn("scheduler", ["scheduler"], env)
         say("ok")
-        _banner(url, stack)
+        _banner(url, stack, redis_url)
         while True:
             stack.check_alive()
             time.sleep(0.5)

@@ -143,6 +143,18 @@ def check_task_example(url: str, password: str) -> None:
     assert done["currentStep"] == "Page 10 of 10"
 
 
+def check_status_hint(dev: Dev) -> None:
+    """The banner's `jobline status` line works as printed (with this venv's Python)."""
+    hint = re.search(r"status from a terminal: REDIS_URL=(\S+) \.venv/bin/jobline status", dev.text())
+    assert hint, dev.text()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"REDIS_URL": hint.group(1)}
+    status = subprocess.run(
+        [sys.executable, "-m", "app", "status"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert status.returncode in (0, 1), status.stderr  # healthy, or degraded by the tour's leftovers
+    assert "Jobline at redis://127.0.0.1:" in status.stdout and "dev-" in status.stdout  # the dev workers
+
+
 def test_jobline_dev_runs_the_readme_tour_and_the_task_example_then_stops_on_sigint(dev):
     banner = poll_until(lambda: BANNER.search(dev.text()) or dev.proc.poll() is not None, timeout_s=90)
     assert banner is not True, f"jobline dev exited early:\n{dev.text()}"
@@ -152,6 +164,7 @@ def test_jobline_dev_runs_the_readme_tour_and_the_task_example_then_stops_on_sig
     assert code == 0, outputs[-1]
     check_tour(outputs, dev)
     check_task_example(url, password)
+    check_status_hint(dev)
 
     dev.proc.send_signal(signal.SIGINT)
     assert dev.proc.wait(timeout=60) == 0
