@@ -34,7 +34,7 @@ def collect(settings: Settings, redis: Any, now_s: float) -> dict[str, Any]:
     snap = queues.snapshot(settings.queues, stats=True, now_s=now_s)
     reading = read_metrics(redis, snap.names, now_s, SCHEDULER_ALIVE_WITHIN_S)
     health = StatsService(settings, redis, queues, clock=lambda: now_s).health(snap, now_s)
-    overdue_s = max(0.0, now_s - reading.next_due_ms / 1000) if reading.next_due_ms is not None else 0.0
+    overdue_s = reading.overdue_s(now_s)
     if overdue_s > 60 and not reading.schedulers:
         health["status"] = "degraded"
         health["problems"].append(f"workflow runs are {overdue_s:.0f} s overdue and no scheduler is alive")

@@ -20,7 +20,7 @@ from app.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from app.store.connection import UNREACHABLE, redis_problem
+from app.store.connection import redis_problem
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 2
@@ -84,16 +84,11 @@ def _http(e: HTTPException) -> Response:
     return response
 
 
-REDIS_DOWN_DETAILS = {"health": {"status": "unhealthy", "problems": ["Redis is unreachable"]}}
-
-
 def _redis(e: RedisError) -> Response:
     problem = redis_problem(e)
     if problem is None:
         return _unexpected(e)
     log.warning("Redis unavailable: %s (%s)", problem, type(e).__name__)
-    if problem == UNREACHABLE:
-        return error_response(503, "UNAVAILABLE", f"{UNREACHABLE}; try again shortly", REDIS_DOWN_DETAILS)
     details = {"health": {"status": "unhealthy", "problems": [problem]}}
     return error_response(503, "UNAVAILABLE", f"{problem}; try again shortly", details)
 

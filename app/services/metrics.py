@@ -110,5 +110,4 @@ def _process_families(lines: list[str], snap: Snapshot, reading: MetricsReading,
     lines.append(_line("jobline_schedulers", reading.schedulers))
     name = "jobline_scheduler_overdue_seconds"
     _header(lines, name, "gauge", "How far past its planned time the most overdue run is (0: none).")
-    due = reading.next_due_ms
-    lines.append(_line(name, round(max(0.0, now_s - due / 1000), 3) if due is not None else 0.0))
+    lines.append(_line(name, round(reading.overdue_s(now_s), 3)))

@@ -54,7 +54,7 @@ class QueueService:
             raise NotFoundError("Queue not found")
         f = JobFilter(status=status, queue=name)
         jobs, values = self.jobs.list_and_read(f, limit, page, cursor, self.store.state_reads(name))
-        known, paused, counts = self.store.read_state(values, ())
+        known, paused, counts = self.store.read_state(values)
         if not known and name not in self.settings.queues:
             raise NotFoundError("Queue not found")
         return QueueInfo(name, paused, 0, _counts(counts), counts["retrying"]), jobs

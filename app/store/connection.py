@@ -78,11 +78,11 @@ def config_advice(redis: Redis) -> list[str]:
     """What in this Redis's configuration puts jobs or memory at risk, one sentence each with the fix.
 
     Empty when all is well or when CONFIG is not allowed (managed Redis often forbids it)."""
+    pipe = redis.pipeline(transaction=False)
+    for pattern in ("maxmemory-policy", "hash-max-*-value", "appendonly", "save"):
+        pipe.config_get(pattern)
     try:
-        config = redis.config_get("maxmemory-policy")
-        config |= redis.config_get("hash-max-*-value")
-        config |= redis.config_get("appendonly")
-        config |= redis.config_get("save")
+        config = {k: v for reply in pipe.execute() for k, v in reply.items()}
     except RedisError:
         return []
     advice = []

@@ -56,6 +56,10 @@ class MetricsReading:
     schedulers: int
     next_due_ms: int | None
 
+    def overdue_s(self, now_s: float) -> float:
+        """How far past its planned time the most overdue workflow run is (0 when none is overdue)."""
+        return 0.0 if self.next_due_ms is None else max(0.0, now_s - self.next_due_ms / 1000)
+
 
 def read_metrics(redis: Redis, names: list[str], now_s: float, alive_within_s: float) -> MetricsReading:
     """Everything in one pipeline: O(queues) small hashes, whatever the number of jobs."""

@@ -93,14 +93,18 @@ class QueueStore:
 
     # --- counts ---------------------------------------------------------------------------------------
     @staticmethod
-    def _queue_counts(pipe: Any, q: str) -> None:
-        for p in PRIORITIES:
-            pipe.llen(keys.queue_list(q, p))
-        pipe.zcard(keys.started(q))
-        pipe.zcard(keys.scheduled(q))
-        for status in ("completed", "failed", "canceled"):
-            pipe.zcard(keys.terminal(q, status))
-        pipe.zcard(keys.retrying(q))
+    def _count_reads(q: str) -> list[list[str]]:
+        """The O(1) reads behind one queue's counts, in `_read_counts` order (one list per priority,
+        then the registries and the waiting retries)."""
+        reads = [["LLEN", keys.queue_list(q, p)] for p in PRIORITIES]
+        reads += [["ZCARD", keys.started(q)], ["ZCARD", keys.scheduled(q)]]
+        reads += [["ZCARD", keys.terminal(q, status)] for status in ("completed", "failed", "canceled")]
+        return [*reads, ["ZCARD", keys.retrying(q)]]
+
+    @classmethod
+    def _queue_counts(cls, pipe: Any, q: str) -> None:
+        for command in cls._count_reads(q):
+            pipe.execute_command(*command)
 
     @staticmethod
     def _read_counts(replies: Any) -> dict[str, int]:
@@ -108,17 +112,13 @@ class QueueStore:
         rest = [next(replies) for _ in range(6)]
         return dict(zip(STATUSES, [pending, *rest[:5]], strict=True)) | {"retrying": rest[5]}
 
-    @staticmethod
-    def state_reads(name: str) -> list[list[str]]:
+    @classmethod
+    def state_reads(cls, name: str) -> list[list[str]]:
         """The O(1) reads behind `queue_state`, for a script to run alongside its own work (page.lua)."""
-        reads = [["SISMEMBER", keys.QUEUES, name], ["SISMEMBER", keys.PAUSED, name]]
-        reads += [["LLEN", keys.queue_list(name, p)] for p in PRIORITIES]
-        reads += [["ZCARD", keys.started(name)], ["ZCARD", keys.scheduled(name)]]
-        reads += [["ZCARD", keys.terminal(name, status)] for status in ("completed", "failed", "canceled")]
-        return [*reads, ["ZCARD", keys.retrying(name)]]
+        return [["SISMEMBER", keys.QUEUES, name], ["SISMEMBER", keys.PAUSED, name], *cls._count_reads(name)]
 
-    def read_state(self, values: list[int], configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
-        """(exists, paused, counts) from the answers to `state_reads(name)`."""
+    def read_state(self, values: list[int]) -> tuple[bool, bool, dict[str, int]]:
+        """(known, paused, counts) from the answers to `state_reads(name)`."""
         replies = iter(values)
         known, paused = next(replies), next(replies)
         return bool(known), bool(paused), self._read_counts(replies)
@@ -134,12 +134,10 @@ class QueueStore:
     def queue_state(self, name: str, configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
         """(exists, paused, counts) of one queue in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.sismember(keys.QUEUES, name)
-        pipe.sismember(keys.PAUSED, name)
-        self._queue_counts(pipe, name)
-        replies = iter(pipe.execute())
-        known, paused = next(replies), next(replies)
-        return bool(known) or name in configured, bool(paused), self._read_counts(replies)
+        for command in self.state_reads(name):
+            pipe.execute_command(*command)
+        known, paused, counts = self.read_state(pipe.execute())
+        return known or name in configured, paused, counts
 
     # --- everything at once -----------------------------------------------------------------------------
     def snapshot(

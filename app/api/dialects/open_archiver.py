@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate
 
 from app.api.context import load_query, principal, services
 from app.api.schemas.common import StrictSchema, redact
-from app.errors import NotFoundError
+from app.api.views.queues import visible
 from app.models import Job, JobPage, JobStatus, QueueInfo
 
 bp = Blueprint("open_archiver", __name__, url_prefix="/v1/jobs")
@@ -84,12 +84,6 @@ def bull_job(job: Job, paused: bool) -> dict[str, Any]:
     return shape
 
 
-def visible(name: str) -> str:
-    if not principal().may_see_queue(name):
-        raise NotFoundError("Queue not found")
-    return name
-
-
 @bp.get("/queues")
 def oa_list_queues() -> Response:
     infos = services().extra["queue_service"].list(principal().may_see_queue)
@@ -99,13 +93,14 @@ def oa_list_queues() -> Response:
 @bp.get("/queues/<queue_name>")
 def oa_get_queue(queue_name: str) -> Response:
     q = load_query(QueueJobsQuery())
-    info = services().extra["queue_service"].info(visible(queue_name))
     status = STATES[q["status"]]
-    page: JobPage
+    info, page = (
+        services().extra["queue_service"].get(visible(queue_name), status, q["limit"], q["page"], None)
+    )
     if q["status"] == "paused" and not info.paused or q["status"] == "waiting" and info.paused:
-        page = JobPage([], 0, 0, 0, None, q["page"], q["limit"])
-    else:
-        _, page = services().extra["queue_service"].get(queue_name, status, q["limit"], q["page"], None)
+        page = JobPage(
+            [], 0, 0, 0, None, q["page"], q["limit"]
+        )  # BullMQ: a queue's waiting jobs are one or the other
     return jsonify(
         {
             "name": info.name,
