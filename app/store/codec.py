@@ -12,6 +12,8 @@ from app.models import FROM_RQ_STATUS, Attempt, Job, JobSpec, JobStatus, Trigger
 RQ_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MAX_TRACE_LINES = 60
 MAX_TRACE_CHARS = 8000
+# Stdlib json, not orjson: orjson reads integers beyond 64 bits as floats (task params may hold them).
+_DECODER = json.JSONDecoder()
 
 
 class BadJobData(ValueError):
@@ -32,6 +34,8 @@ def parse_time(raw: bytes | str | None) -> datetime | None:
     except ValueError:
         pass
     else:
+        if parsed.tzinfo is UTC:  # rq's `...Z` form: the common case needs no conversion
+            return parsed
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     try:
         return datetime.strptime(text, RQ_TIME_FORMAT).replace(tzinfo=UTC)
@@ -40,6 +44,15 @@ def parse_time(raw: bytes | str | None) -> datetime | None:
             return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
         except ValueError:
             return None
+
+
+def loads_json(text: str) -> Any:
+    """Exactly json.loads(text), ~0.6 us cheaper a call: a page decodes a few documents per job."""
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return json.loads(text)  # it also accepts leading whitespace, else raises its own error
+    return value if end == len(text) else json.loads(text)  # trailing whitespace, or "Extra data"
 
 
 def encode_data(task: str, params: dict[str, Any]) -> bytes:
@@ -56,7 +69,9 @@ def decode_data(raw: bytes | None) -> tuple[str, dict[str, Any]]:
     except zlib.error:
         text = raw
     try:
-        func, _instance, args, kwargs = json.loads(text)
+        # json.loads detects UTF-8 for any bytes starting '["' (as rq's always do): decode as it would
+        doc = loads_json(text.decode("utf-8", "surrogatepass")) if text[:2] == b'["' else json.loads(text)
+        func, _instance, args, kwargs = doc
     except (ValueError, TypeError, UnicodeDecodeError) as e:
         raise BadJobData("job data is not JSON (refusing to deserialize it)") from e
     if not isinstance(func, str) or args or not isinstance(kwargs, dict):
@@ -89,7 +104,10 @@ def spec_fields(spec: JobSpec) -> dict[str, str]:
 
 def _strings(h: dict[bytes, bytes]) -> dict[str, str]:
     """Every field but rq's binary `data`, decoded once (a page decodes 50 jobs of ~20 fields)."""
-    return {k.decode(): v.decode("utf-8", "replace") for k, v in h.items() if k != b"data"}
+    try:  # strict decoding is ~15% faster, and gives the same text whenever it succeeds
+        return {k.decode(): v.decode() for k, v in h.items() if k != b"data"}
+    except UnicodeDecodeError:
+        return {k.decode(): v.decode("utf-8", "replace") for k, v in h.items() if k != b"data"}
 
 
 def _json(f: dict[str, str], name: str, default: Any = None) -> Any:
@@ -97,7 +115,7 @@ def _json(f: dict[str, str], name: str, default: Any = None) -> Any:
     if not raw:
         return default
     try:
-        return json.loads(raw)  # not orjson: it reads integers beyond 64 bits as floats
+        return loads_json(raw)
     except ValueError:
         return default
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from marshmallow import ValidationError
@@ -135,6 +137,36 @@ def test_time_dump_is_contract_form():
     assert iso_ms(dt) == "2026-11-22T08:00:00.123Z"
     assert iso_ms(None) is None
     assert Time()._serialize(dt, "x", None) == "2026-11-22T08:00:00.123Z"
+
+
+def reference_iso_ms(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_time_dump_truncates_to_milliseconds_like_isoformat():
+    rnd = random.Random(11)
+    zones = [
+        UTC,
+        timezone(timedelta(hours=5, minutes=30)),
+        timezone(-timedelta(hours=8)),
+        ZoneInfo("Europe/Paris"),
+    ]
+    times = [
+        datetime(2026, 12, 31, 23, 59, 59, us, tzinfo=UTC) for us in (0, 1, 999, 1000, 1999, 500500, 999999)
+    ] + [
+        datetime(1, 1, 1, 0, 0, 0, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    for _ in range(2000):
+        times.append(
+            datetime.fromtimestamp(rnd.uniform(0, 4e9), UTC).replace(microsecond=rnd.randrange(10**6))
+        )
+    for dt in times:
+        for zone in rnd.sample(zones, 2):
+            local = dt.astimezone(zone) if 1900 < dt.year < 9999 else dt
+            assert iso_ms(local) == reference_iso_ms(dt), local
+    naive = datetime(2026, 3, 29, 1, 30, 0, 123999)  # read as local time, as astimezone does
+    assert iso_ms(naive) == reference_iso_ms(naive)
 
 
 # --- list query -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -15,7 +16,15 @@ def iso_ms(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _utc_iso_ms(dt)
+
+
+# A page formats ~6 times per job, often one instant twice (a finished job's updatedAt is its completedAt, its
+# last attempt's times are its own), and pages are read again while their jobs keep their times: a cached
+# time costs ~0.1 us, formatting ~0.9 us. Keys are aware UTC datetimes; 4096 entries hold ~1 MB at most.
+@lru_cache(maxsize=4096)
+def _utc_iso_ms(dt: datetime) -> str:
+    return dt.isoformat("T", "milliseconds")[:-6] + "Z"  # [:-6]: the "+00:00" of a UTC time
 
 
 class Time(fields.Field):
@@ -44,18 +53,33 @@ SECRET_KEY_RE = re.compile(
     r"(?i)passw(or)?d|passwd|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie"
 )
 REDACTED = "***"
+_CONTAINERS = (dict, list)
 
 
 def redact(value: Any) -> Any:
     """`value` with the values of secret-looking keys replaced by "***", at any depth."""
     if isinstance(value, dict):
-        return {
-            k: REDACTED if v is not None and isinstance(k, str) and SECRET_KEY_RE.search(k) else redact(v)
-            for k, v in value.items()
-        }
+        shown = {}
+        for k, v in value.items():
+            if v is not None and isinstance(k, str) and is_secret_key(k):
+                shown[k] = REDACTED
+            else:  # scalars as they are, without a call each: pages redact the params of 50+ jobs
+                shown[k] = redact(v) if isinstance(v, _CONTAINERS) else v
+        return shown
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether values under `key` are never shown (SECRET_KEY_RE matches it)."""
+    return _short_secret_key(key) if len(key) <= 64 else SECRET_KEY_RE.search(key) is not None
+
+
+# The search costs ~0.5-1 us a key, and pages redact the same few parameter names over and over.
+@lru_cache(maxsize=1024)
+def _short_secret_key(key: str) -> bool:
+    return SECRET_KEY_RE.search(key) is not None
 
 
 def restore_redacted(new: Any, old: Any) -> Any:
@@ -64,7 +88,7 @@ def restore_redacted(new: Any, old: Any) -> Any:
     if isinstance(new, dict) and isinstance(old, dict):
         return {
             k: old[k]
-            if v == REDACTED and isinstance(k, str) and SECRET_KEY_RE.search(k) and k in old
+            if v == REDACTED and isinstance(k, str) and is_secret_key(k) and k in old
             else restore_redacted(v, old.get(k))
             for k, v in new.items()
         }

@@ -161,7 +161,7 @@ def job_json(job: Any) -> dict[str, Any]:
         "currentStep": job.current_step,
         "result": job.result,
         "error": job.error,
-        "stacktrace": None if job.stacktrace is None else [str(line) for line in job.stacktrace],
+        "stacktrace": None if job.stacktrace is None else list(map(str, job.stacktrace)),
         "workerId": job.worker_id,
         "createdAt": iso_ms(job.created_at),
         "scheduledAt": iso_ms(job.scheduled_at),

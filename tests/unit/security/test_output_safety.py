@@ -37,6 +37,19 @@ def test_redact_replaces_secret_looking_values_at_any_depth():
     ]
 
 
+def test_redact_reads_long_and_repeated_keys_alike():
+    long_secret, long_plain = "x" * 70 + "_api_key", "y" * 80
+    value = {long_secret: 1, long_plain: [[{"Token": 2}], 3], "n": None, "ok": (4,)}
+    for _ in range(2):  # the second time from the cache of short keys
+        assert redact(value) == {
+            long_secret: "***",
+            long_plain: [[{"Token": "***"}], 3],
+            "n": None,
+            "ok": (4,),
+        }
+    assert redact([]) == [] and redact({}) == {} and redact("password") == "password"
+
+
 def test_job_answers_redact_params_everywhere_but_the_task_gets_them(client, auth):
     reply = client.post("/api/v1/jobs", json={"task": "demo.echo", "params": SECRETS}, headers=auth)
     assert reply.status_code == 201 and reply.get_json()["params"] == SHOWN
