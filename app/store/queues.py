@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,15 @@ BULK_BATCH = 500
 
 def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _decoded(read: list[str], reply: Any) -> Any:
+    """A reply of reads.lua as redis-py would have parsed the same command's."""
+    if read[0] == "HGETALL":
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+    if read[0] == "ZRANGEBYSCORE" and "WITHSCORES" in read:
+        return [(reply[i], float(reply[i + 1])) for i in range(0, len(reply), 2)]
+    return reply
 
 
 @dataclass
@@ -91,6 +101,15 @@ class QueueStore:
         pipe.sadd(keys.QUEUES, name)
         pipe.execute()
 
+    # --- reads in one call --------------------------------------------------------------------------------
+    def read(self, reads: list[list[str]]) -> list[Any]:
+        """The answers to `reads` (cheap reads, see reads.lua) in one round trip and from one moment,
+        decoded as redis-py decodes them (HGETALL: a dict; ZRANGEBYSCORE ... WITHSCORES: (member, score))."""
+        if not reads:
+            return []
+        replies = self.scripts.run("reads", [], [json.dumps(reads, separators=(",", ":"))])
+        return [_decoded(r, reply) for r, reply in zip(reads, replies, strict=True)]
+
     # --- counts ---------------------------------------------------------------------------------------
     @staticmethod
     def _count_reads(q: str) -> list[list[str]]:
@@ -100,11 +119,6 @@ class QueueStore:
         reads += [["ZCARD", keys.started(q)], ["ZCARD", keys.scheduled(q)]]
         reads += [["ZCARD", keys.terminal(q, status)] for status in ("completed", "failed", "canceled")]
         return [*reads, ["ZCARD", keys.retrying(q)]]
-
-    @classmethod
-    def _queue_counts(cls, pipe: Any, q: str) -> None:
-        for command in cls._count_reads(q):
-            pipe.execute_command(*command)
 
     @staticmethod
     def _read_counts(replies: Any) -> dict[str, int]:
@@ -124,19 +138,13 @@ class QueueStore:
         return bool(known), bool(paused), self._read_counts(replies)
 
     def counts(self, names: list[str]) -> dict[str, dict[str, int]]:
-        """Counts per queue and status, plus waiting retries: one pipeline, O(1) per count."""
-        pipe = self.redis.pipeline(transaction=False)
-        for q in names:
-            self._queue_counts(pipe, q)
-        replies = iter(pipe.execute())
+        """Counts per queue and status, plus waiting retries: one round trip, O(1) per count."""
+        replies = iter(self.read([r for q in names for r in self._count_reads(q)]))
         return {q: self._read_counts(replies) for q in names}
 
     def queue_state(self, name: str, configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
         """(exists, paused, counts) of one queue in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for command in self.state_reads(name):
-            pipe.execute_command(*command)
-        known, paused, counts = self.read_state(pipe.execute())
+        known, paused, counts = self.read_state(self.read(self.state_reads(name)))
         return known or name in configured, paused, counts
 
     # --- everything at once -----------------------------------------------------------------------------
@@ -144,7 +152,7 @@ class QueueStore:
         self, configured: Iterable[str], stats: bool = False, now_s: float | None = None
     ) -> Snapshot:
         """Queues, pause flags, counts and live workers (and, with `stats`, lifetime, throughput and
-        the oldest pending job per queue) in two pipelined round trips, whatever the number of jobs."""
+        the oldest pending job per queue) in two round trips, whatever the number of jobs."""
         first = self.redis.pipeline(transaction=False)
         first.smembers(keys.QUEUES)
         first.smembers(keys.PAUSED)
@@ -154,17 +162,12 @@ class QueueStore:
         known, paused_raw, members_raw, *rest = first.execute()
         names = sorted({_str(m) for m in known} | set(configured))
         members = sorted(_str(m) for m in members_raw)
-        pipe = self.redis.pipeline(transaction=False)
-        for q in names:
-            self._queue_counts(pipe, q)
-        for member in members:
-            pipe.hgetall(member)
+        reads = [r for q in names for r in self._count_reads(q)]
+        reads += [["HGETALL", member] for member in members]
         if stats:
-            for q in names:
-                self._queue_heads(pipe, q)
-            now_s = time.time() if now_s is None else now_s
-            self._throughput_commands(pipe, now_s)
-        replies = iter(pipe.execute())
+            reads += [r for q in names for r in self._head_reads(q)]
+            reads += self._throughput_reads(time.time() if now_s is None else now_s)
+        replies = iter(self.read(reads))
         snap = Snapshot(
             names=names,
             paused={_str(m) for m in paused_raw},
@@ -178,12 +181,13 @@ class QueueStore:
         return snap
 
     @staticmethod
-    def _queue_heads(pipe: Any, q: str) -> None:
+    def _head_reads(q: str) -> list[list[str]]:
         """The first job of each priority band of the pending index (requeued-at-front ones excluded)."""
         ix = keys.index("queue", q, "pending")
-        for p in PRIORITIES:
-            base = (5 - p) * PRIORITY_SPAN
-            pipe.zrangebyscore(ix, f"({base}", f"({base + PRIORITY_SPAN}", start=0, num=1, withscores=True)
+        return [
+            ["ZRANGEBYSCORE", ix, f"({base}", f"({base + PRIORITY_SPAN}", "WITHSCORES", "LIMIT", "0", "1"]
+            for base in ((5 - p) * PRIORITY_SPAN for p in PRIORITIES)
+        ]
 
     @staticmethod
     def _read_heads(replies: Any) -> int | None:
@@ -192,10 +196,7 @@ class QueueStore:
 
     def oldest_pending_ms(self, names: list[str]) -> dict[str, int | None]:
         """Enqueue time (epoch ms) of the longest-waiting pending job of each queue, if any."""
-        pipe = self.redis.pipeline(transaction=False)
-        for q in names:
-            self._queue_heads(pipe, q)
-        replies = iter(pipe.execute())
+        replies = iter(self.read([r for q in names for r in self._head_reads(q)]))
         return {q: self._read_heads(replies) for q in names}
 
     def lifetime(self) -> dict[str, int]:
@@ -204,12 +205,12 @@ class QueueStore:
 
     # --- throughput -------------------------------------------------------------------------------------
     @staticmethod
-    def _throughput_commands(pipe: Any, now_s: float) -> None:
+    def _throughput_reads(now_s: float) -> list[list[str]]:
+        reads = []
         for grain, count in WINDOWS.values():
-            size = GRAINS[grain]
-            current = int(now_s // size)
-            for bucket in range(current - count + 1, current + 1):
-                pipe.hgetall(keys.throughput(grain, bucket))
+            current = int(now_s // GRAINS[grain])
+            reads += [["HGETALL", keys.throughput(grain, b)] for b in range(current - count + 1, current + 1)]
+        return reads
 
     @staticmethod
     def _read_throughput(replies: Any) -> dict[str, Any]:
@@ -229,9 +230,9 @@ class QueueStore:
 
     def throughput(self, now_s: float | None = None) -> dict[str, Any]:
         """Finished jobs in the last minute, hour and day, and the mean duration over the last hour."""
-        pipe = self.redis.pipeline(transaction=False)
-        self._throughput_commands(pipe, time.time() if now_s is None else now_s)
-        return self._read_throughput(iter(pipe.execute()))
+        return self._read_throughput(
+            iter(self.read(self._throughput_reads(time.time() if now_s is None else now_s)))
+        )
 
     # --- bulk actions -----------------------------------------------------------------------------------
     def bulk(self, action: str, name: str, status: str, batch: int = BULK_BATCH) -> int:

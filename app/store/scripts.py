@@ -22,6 +22,7 @@ SCRIPT_NAMES = (
     "delete",
     "retry",
     "page",
+    "reads",
     "logs_append",
     "logs_read",
     "fire",

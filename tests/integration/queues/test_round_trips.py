@@ -50,8 +50,26 @@ def counted(real_settings, real_redis):
         ("/api/v1/queues/rt?limit=50", 2),
         ("/api/v1/jobs?status=pending&limit=50", 2),  # auth + page.lua
         ("/api/v1/jobs?queue=rt&limit=50&page=3", 2),
-        ("/api/v1/queues", 3),  # auth + names and workers + every count in one pipeline
+        ("/api/v1/queues", 3),  # auth + names and workers + every count in one reads.lua call
+        ("/api/v1/jobs/stats", 3),  # auth + names, workers, lifetime + counts, heads, buckets in one call
     ],
 )
 def test_round_trips_per_call_including_the_auth_check(counted, url, expected):
     assert counted(url) == expected
+
+
+def test_the_reads_script_answers_from_one_moment_and_refuses_anything_but_cheap_reads(real_redis):
+    from redis.exceptions import ResponseError
+
+    from app.store.queues import QueueStore
+
+    real_redis.hset("h", mapping={"a": "1"})
+    real_redis.zadd("z", {"m1": 5, "m2": 7})
+    store = QueueStore(real_redis)
+    got = store.read([["HGETALL", "h"], ["ZRANGEBYSCORE", "z", "(0", "+inf", "WITHSCORES", "LIMIT", "0", "1"],
+                      ["ZCARD", "z"], ["LLEN", "nothing"]])  # fmt: skip
+    assert got == [{b"a": b"1"}, [(b"m1", 5.0)], 2, 0]
+    for bad in (["KEYS", "*"], ["ZRANGEBYSCORE", "z", "-inf", "+inf"], ["DEL", "h"]):
+        with pytest.raises(ResponseError, match="reads.lua"):
+            store.read([bad])
+    assert real_redis.exists("h")
