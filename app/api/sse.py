@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response
 
-from app.services.realtime import Feed, Heartbeat
+from app.services.realtime import Burst, Feed, Heartbeat
 
 RETRY_MS = 2000
 # First bytes of every stream: the headers go out at once and EventSource reconnects after RETRY_MS.
@@ -37,10 +37,14 @@ def sse_response(feed: Feed, render: Render) -> Response:
         return Response(status=204)
 
     def encode(item: Any) -> bytes:
-        return KEEPALIVE if isinstance(item, Heartbeat) else render(item)
+        if isinstance(item, Heartbeat):
+            return KEEPALIVE
+        if isinstance(item, Burst):  # events that came together leave in one write
+            return b"".join(map(render, item))
+        return render(item)
 
     # C-level iterators rather than one more generator: each open stream keeps a little less stack.
-    response = Response(chain((PREAMBLE,), map(encode, feed)), mimetype="text/event-stream")
+    response = Response(chain((PREAMBLE,), map(encode, feed.chunks())), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
     response.call_on_close(feed.close)

@@ -4,6 +4,10 @@ Every long poll, event stream and log follower of an API process subscribes here
 thread blocks in XREAD on the change stream (and the log feed) and hands each entry to the subscriptions
 that want it. Redis sees one blocked reader per process however many clients wait. The code uses plain
 `threading` primitives, which gunicorn's gevent worker turns into greenlet-friendly ones.
+
+A batch read from Redis wakes each subscription once, with all its entries (a stream writes them in one
+go), and the wake-ups go out in small groups with a `pause` between them, in which the gevent server lets
+ready requests run first: a fan-out to a hundred streams does not hold up a plain GET for its duration.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -23,6 +27,10 @@ from app.store.events import EventStore, LogNotice
 
 log = logging.getLogger(__name__)
 Item = ChangeEvent | LogNotice
+
+
+def _no_pause() -> None:
+    pass
 
 
 class Subscription:
@@ -49,10 +57,15 @@ class Subscription:
 
     def push(self, item: Item) -> None:
         """Called by the reader thread; never blocks (a full inbox drops its oldest item)."""
-        if len(self._items) >= self.capacity:
-            self._items.popleft()
-            self.overflowed = True
-        self._items.append(item)
+        self.push_all((item,))
+
+    def push_all(self, items: Iterable[Item]) -> None:
+        """Several items, one wake-up (the consumer takes them together)."""
+        for item in items:
+            if len(self._items) >= self.capacity:
+                self._items.popleft()
+                self.overflowed = True
+            self._items.append(item)
         self._ready.set()
 
     def take(self, timeout_s: float) -> list[Item]:
@@ -85,9 +98,14 @@ class EventHub:
         batch: int = 1000,
         capacity: int = 1000,
         retry_s: float = 1.0,
+        wake_group: int = 4,
     ) -> None:
         self.store = store
         self.block_ms, self.batch, self.capacity, self.retry_s = block_ms, batch, capacity, retry_s
+        self.wake_group = wake_group
+        # Called between two groups of wake-ups; the gevent server sets one that waits for pending requests
+        # (app/api/serving.py), so a fan-out to thousands of streams never holds up a plain GET for long.
+        self.pause: Callable[[], None] = _no_pause
         self._lock = threading.Lock()
         self._by_job: dict[str, set[Subscription]] = {}
         self._all: set[Subscription] = set()
@@ -150,18 +168,24 @@ class EventHub:
 
     # --- fan-out ---------------------------------------------------------------------------------------
     def dispatch(self, events: list[ChangeEvent], notices: list[LogNotice]) -> None:
-        """Hand entries read from Redis to the subscriptions that want them."""
+        """Hand entries read from Redis to the subscriptions that want them, in order, each subscription
+        woken once per batch; `pause()` runs between groups of `wake_group` wake-ups."""
+        inbox: dict[Subscription, list[Item]] = {}
         with self._lock:
             for event in events:
                 for sub in self._by_job.get(event.job_id, ()):
-                    sub.push(event)
+                    inbox.setdefault(sub, []).append(event)
                 for sub in self._all:
                     if sub.wants(event):
-                        sub.push(event)
+                        inbox.setdefault(sub, []).append(event)
             for notice in notices:
                 for sub in self._by_job.get(notice.job_id, ()):
                     if sub.logs:
-                        sub.push(notice)
+                        inbox.setdefault(sub, []).append(notice)
+        for n, (sub, items) in enumerate(inbox.items()):
+            if n and n % self.wake_group == 0:
+                self.pause()
+            sub.push_all(items)
         self.delivered += len(events) + len(notices)
 
     # --- the reader thread -----------------------------------------------------------------------------

@@ -34,8 +34,12 @@ class Reset:
     entry_id: str
 
 
+class Burst(tuple[ChangeEvent, ...]):
+    """Several events that reached a subscription together: a transport sends them in one write."""
+
+
 HEARTBEAT = Heartbeat()
-FeedItem = ChangeEvent | LogLine | Heartbeat | Reset
+FeedItem = ChangeEvent | LogLine | Heartbeat | Reset | Burst
 MaySee = Callable[[str], bool]  # may the caller see jobs of this queue?
 
 
@@ -58,6 +62,15 @@ class Feed:
         return feed
 
     def __iter__(self) -> Iterator[Any]:
+        """Item by item (a Burst's events one after the other)."""
+        for item in self._items:
+            if isinstance(item, Burst):
+                yield from item
+            else:
+                yield item
+
+    def chunks(self) -> Iterator[Any]:
+        """As the items come: events that arrived together stay together in one Burst."""
         return self._items
 
     def close(self) -> None:
@@ -175,12 +188,17 @@ class RealtimeService:
                 sub.overflowed = False
                 items = []
                 last_id = yield from self._resync(sub, last_id)
+            fresh: list[ChangeEvent] = []
             for item in items:
                 if isinstance(item, ChangeEvent) and _after(item, last_id):
                     last_id = item.entry_id
-                    yield item
+                    fresh.append(item)
                     if closes and item.final:
-                        return
+                        break
+            if fresh:
+                yield fresh[0] if len(fresh) == 1 else Burst(fresh)
+                if closes and fresh[-1].final:
+                    return
             if sub.ended:
                 return  # the process is stopping: the client reconnects elsewhere with Last-Event-ID
             if not items:

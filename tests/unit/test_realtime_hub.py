@@ -12,7 +12,7 @@ import pytest
 from app.errors import NotFoundError
 from app.models import ChangeEvent, JobSpec, JobStatus
 from app.services.hub import EventHub
-from app.services.realtime import HEARTBEAT, RealtimeService, Reset
+from app.services.realtime import HEARTBEAT, Burst, RealtimeService, Reset
 from app.services.wiring import build_job_service
 from app.store.events import EventStore, LogNotice
 from app.store.logs import LogStore
@@ -104,6 +104,26 @@ def test_a_full_inbox_drops_the_oldest_and_says_so(hub):
     assert [e.entry_id for e in sub.take(0)] == ["2-0", "3-0", "4-0"]
 
 
+def test_a_batch_wakes_each_subscription_once_with_its_events_in_order(hub):
+    sub = hub.subscribe_job("a")
+    wakes = []
+    real_push_all = sub.push_all
+    sub.push_all = lambda items: (wakes.append(list(items)), real_push_all(items))
+    hub.dispatch([event("a", entry_id="1-0"), event("b"), event("a", entry_id="2-0", status="completed")], [])
+    assert [[e.entry_id for e in w] for w in wakes] == [["1-0", "2-0"]]
+    assert [e.entry_id for e in sub.take(0)] == ["1-0", "2-0"]
+
+
+def test_a_fan_out_pauses_between_groups_of_wake_ups(hub):
+    hub.wake_group = 2
+    subs = [hub.subscribe_all() for _ in range(5)]
+    log: list[str] = []
+    hub.pause = lambda: log.append(f"pause after {sum(1 for s in subs if s._items)}")
+    hub.dispatch([event("a")], [])
+    assert log == ["pause after 2", "pause after 4"]  # 5 wake-ups in groups of 2: two pauses, none at the end
+    assert all(len(s.take(0)) == 1 for s in subs)
+
+
 def test_the_reader_thread_delivers_what_the_scripts_publish(hub, jobs):
     job, _ = jobs.submit(JobSpec(task="demo.noop", queue="q1"))
     sub = hub.subscribe_job(job.id)
@@ -173,6 +193,26 @@ def test_job_feed_of_an_ended_job_is_its_state_alone(service, jobs):
     job, _ = jobs.submit(JobSpec(task="demo.noop"))
     jobs.cancel(job.id)
     assert [e.status for e in service.job_feed(job.id)] == ["canceled"]
+
+
+def test_events_that_arrive_together_leave_together(service, jobs, hub):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    feed = service.job_feed(job.id)
+    chunks = feed.chunks()
+    assert next(chunks).status == "pending"
+    hub.dispatch([event(job.id, "running", entry_id="9999999999998-0"),
+                  event(job.id, "completed", entry_id="9999999999999-0")], [])  # fmt: skip
+    burst = next(chunks)
+    assert isinstance(burst, Burst) and [e.status for e in burst] == ["running", "completed"]
+    assert next(chunks, None) is None  # the final event ends the feed
+
+
+def test_iterating_a_feed_gives_a_bursts_events_one_by_one(service, jobs, hub):
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    feed = service.job_feed(job.id)
+    hub.dispatch([event(job.id, "running", entry_id="9999999999998-0"),
+                  event(job.id, "completed", entry_id="9999999999999-0")], [])  # fmt: skip
+    assert [e.status for e in feed] == ["pending", "running", "completed"]
 
 
 def test_job_feed_sends_heartbeats_while_idle(service, jobs):

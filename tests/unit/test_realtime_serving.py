@@ -73,3 +73,41 @@ def test_tune_gc_freezes_start_up_objects_and_spaces_out_full_collections():
     finally:
         gc.unfreeze()
         gc.set_threshold(*saved)
+
+
+def test_events_of_a_burst_are_framed_into_one_write():
+    from app.api.sse import PREAMBLE, sse_response
+    from app.services.realtime import Burst, Feed
+
+    class Sub:
+        def close(self) -> None:
+            pass
+
+    feed = Feed(Sub(), iter([Burst(["a", "b"]), "c"]))  # type: ignore[arg-type]
+    response = sse_response(feed, lambda item: f"data: {item}\n\n".encode())
+    assert list(response.response) == [PREAMBLE, b"data: a\n\ndata: b\n\n", b"data: c\n\n"]
+
+
+def test_yield_to_requests_lets_ready_greenlets_run_first_and_never_waits_long():
+    import time
+
+    import gevent
+
+    from app.api.serving import PAUSE_MAX_S, yield_to_requests
+
+    ran: list[str] = []
+    gevent.spawn(ran.append, "ready request")
+    yield_to_requests()
+    assert ran == ["ready request"]
+
+    def busy() -> None:  # a loop that is never idle
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            gevent.sleep(0)
+
+    spinner = gevent.spawn(busy)
+    gevent.sleep(0)
+    started = time.monotonic()
+    yield_to_requests()
+    assert time.monotonic() - started < PAUSE_MAX_S + 0.05
+    spinner.kill()
