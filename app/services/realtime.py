@@ -12,13 +12,14 @@ import contextlib
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from app.errors import NotFoundError
 from app.models import ChangeEvent, Job, JobStatus, LogChunk, LogLine
 from app.services.hub import EventHub, Subscription
 from app.services.jobs import JobService, valid_id
-from app.store.events import EventStore, Replay, entry_key, valid_entry_id
+from app.store.events import EventStore, entry_key, valid_entry_id
 from app.store.logs import LogStore
 
 
@@ -84,6 +85,25 @@ def _after(event: ChangeEvent, entry_id: str) -> bool:
     return entry_key(event.entry_id) > entry_key(entry_id)
 
 
+def _fresh(items: list[Any], last_id: str, closes: bool) -> list[ChangeEvent]:
+    """The change events among `items` that come after `last_id`, up to a final one if `closes`."""
+    fresh: list[ChangeEvent] = []
+    for item in items:
+        if isinstance(item, ChangeEvent) and _after(item, last_id):
+            last_id = item.entry_id
+            fresh.append(item)
+            if closes and item.final:
+                break
+    return fresh
+
+
+def _together(events: list[ChangeEvent]) -> list[Any]:
+    """Events to send at once: one item (a Burst when several), or none."""
+    if len(events) > 1:
+        return [Burst(events)]
+    return list(events)
+
+
 class RealtimeService:
     """Long polls, change feeds and logs, all woken by the process's one shared stream reader."""
 
@@ -144,18 +164,15 @@ class RealtimeService:
             replay = self.events.since(last_event_id or "", state.entry_id, job_id)
             if replay.complete and not replay.events and state.final:
                 return Feed.finished(sub)
-        return Feed(sub, self._job_items(sub, state, replay))
-
-    def _job_items(self, sub: Subscription, state: ChangeEvent, replay: Replay | None) -> Iterator[Any]:
-        try:
-            if replay is None or not replay.complete:
-                yield state
-            else:
-                yield from replay.events  # all of them: a retried job may have ended more than once
-            if not state.final:
-                yield from self._live(sub, state.entry_id, closes=True)
-        finally:
-            sub.close()
+        if replay is None or not replay.complete:
+            head: list[Any] = [state]
+        else:
+            head = _together(replay.events)  # all of them: a retried job may have ended more than once
+        if state.final:
+            sub.close()  # nothing can follow
+            return Feed(sub, iter(head))
+        # C-level chaining rather than a generator around _live: a waiting stream's stack stays shallower
+        return Feed(sub, chain(head, self._live(sub, state.entry_id, closes=True)))
 
     def all_feed(self, queues: frozenset[str] | None, last_event_id: str | None = None) -> Feed:
         """Every change (of `queues`, when given) from now on, or from `last_event_id` while still kept."""
@@ -168,41 +185,35 @@ class RealtimeService:
         replay = None
         if valid_entry_id(last_event_id) and entry_key(last_event_id or "") <= entry_key(last_id):
             replay = self.events.since(last_event_id or "", last_id)
-        return Feed(sub, self._all_items(sub, last_id, replay))
-
-    def _all_items(self, sub: Subscription, last_id: str, replay: Replay | None) -> Iterator[Any]:
-        try:
-            if replay is not None and not replay.complete:
-                yield Reset(last_id)
-            elif replay is not None:
-                yield from (e for e in replay.events if sub.wants(e))
-            yield from self._live(sub, last_id, closes=False)
-        finally:
-            sub.close()
+        head: list[Any] = []
+        if replay is not None and not replay.complete:
+            head = [Reset(last_id)]
+        elif replay is not None:
+            head = _together([e for e in replay.events if sub.wants(e)])
+        return Feed(sub, chain(head, self._live(sub, last_id, closes=False)))
 
     def _live(self, sub: Subscription, last_id: str, closes: bool) -> Iterator[Any]:
-        """Events after `last_id` as they come; heartbeats when idle; ends after a final one if `closes`."""
-        while True:
-            items = sub.take(self.heartbeat_s)
-            if sub.overflowed:  # the client reads slower than changes come: catch up from a fresh state
-                sub.overflowed = False
-                items = []
-                last_id = yield from self._resync(sub, last_id)
-            fresh: list[ChangeEvent] = []
-            for item in items:
-                if isinstance(item, ChangeEvent) and _after(item, last_id):
-                    last_id = item.entry_id
-                    fresh.append(item)
-                    if closes and item.final:
-                        break
-            if fresh:
-                yield fresh[0] if len(fresh) == 1 else Burst(fresh)
-                if closes and fresh[-1].final:
-                    return
-            if sub.ended:
-                return  # the process is stopping: the client reconnects elsewhere with Last-Event-ID
-            if not items:
-                yield HEARTBEAT
+        """Events after `last_id` as they come (those that came together as one Burst); heartbeats when
+        idle; ends after a final one if `closes`. Its end closes the subscription."""
+        try:
+            while True:
+                items = sub.take(self.heartbeat_s)
+                if sub.overflowed:  # the client reads slower than changes come: catch up from a fresh state
+                    sub.overflowed = False
+                    items = []
+                    last_id = yield from self._resync(sub, last_id)
+                fresh = _fresh(items, last_id, closes)
+                if fresh:
+                    last_id = fresh[-1].entry_id
+                    yield fresh[0] if len(fresh) == 1 else Burst(fresh)
+                    if closes and fresh[-1].final:
+                        return
+                if sub.ended:
+                    return  # the process is stopping: the client reconnects elsewhere with Last-Event-ID
+                if not items:
+                    yield HEARTBEAT
+        finally:
+            sub.close()
 
     def _resync(self, sub: Subscription, last_id: str) -> Generator[Any, None, str]:
         if sub.job_id is None:

@@ -25,6 +25,7 @@ from redis.retry import Retry
 from app.errors import ConfigError
 from app.settings import Settings
 
+POOL_READ_BUFFER = 16 * 1024
 POOL_WAIT_S = 10.0  # longest wait for a free pooled connection; an unreachable Redis fails at connect
 
 
@@ -51,6 +52,9 @@ def connect(
     }
     if pool_size is None:
         return Redis.from_url(settings.redis_url, **options)
+    # Each connection's reply parser owns a read buffer of this size: redis-py's 64 KB default would hold
+    # 4 MB in a full pool of 64; replies larger than 16 KB (a page of jobs) just take a few reads.
+    options["socket_read_size"] = POOL_READ_BUFFER
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=pool_size, timeout=max(POOL_WAIT_S, timeout), **options
     )

@@ -83,8 +83,11 @@ def test_events_of_a_burst_are_framed_into_one_write():
         def close(self) -> None:
             pass
 
+    from flask import Flask
+
     feed = Feed(Sub(), iter([Burst(["a", "b"]), "c"]))  # type: ignore[arg-type]
-    response = sse_response(feed, lambda item: f"data: {item}\n\n".encode())
+    with Flask(__name__).test_request_context():
+        response = sse_response(feed, lambda item: f"data: {item}\n\n".encode())
     assert list(response.response) == [PREAMBLE, b"data: a\n\ndata: b\n\n", b"data: c\n\n"]
 
 
