@@ -31,7 +31,7 @@ def frame(data: dict[str, Any], event_id: str | int | None = None, event: str | 
 class StreamBody:
     """The WSGI body of an event stream: the server iterates the C-level iterator itself and closes the feed
     at the end. Without werkzeug's wrappers (two Python generator frames) each event costs a little less
-    CPU, and each waiting stream's greenlet keeps a shallower stack (measured: about 2 KB less per open stream)."""
+    CPU, and each waiting stream's greenlet keeps a shallower stack (measured: ~2 KB less per stream)."""
 
     __slots__ = ("_items", "close")
 

@@ -47,6 +47,7 @@ class Subscription:
         self.hub, self.job_id, self.queues, self.logs = hub, job_id, queues, logs
         self.capacity = capacity
         self.overflowed = False  # items were dropped: the consumer must resynchronise
+        self.first = False  # woken before the others of a batch (a long poll: it still has a read to make)
         self._items: deque[Item] = deque()
         self._ready = threading.Event()
         self.closed = False
@@ -117,9 +118,11 @@ class EventHub:
         self.delivered = 0
 
     # --- subscriptions ---------------------------------------------------------------------------------
-    def subscribe_job(self, job_id: str, logs: bool = False) -> Subscription:
-        """Events of one job (and its log notices with `logs`), from now on."""
+    def subscribe_job(self, job_id: str, logs: bool = False, first: bool = False) -> Subscription:
+        """Events of one job (and its log notices with `logs`), from now on; `first`: woken before the
+        other subscriptions of a batch."""
         sub = Subscription(self, job_id, None, logs, self.capacity)
+        sub.first = first
         self._add(sub)
         return sub
 
@@ -182,7 +185,9 @@ class EventHub:
                 for sub in self._by_job.get(notice.job_id, ()):
                     if sub.logs:
                         inbox.setdefault(sub, []).append(notice)
-        for n, (sub, items) in enumerate(inbox.items()):
+        # Long polls first: each still reads the job and answers, so its round trip overlaps the fan-out.
+        order = sorted(inbox.items(), key=lambda pair: not pair[0].first)
+        for n, (sub, items) in enumerate(order):
             if n and n % self.wake_group == 0:
                 self.pause()
             sub.push_all(items)

@@ -120,11 +120,13 @@ class RealtimeService:
         self.jobs, self.events, self.logs, self.hub = jobs, events, logs, hub
         self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
 
-    def _open(self, job_id: str, may_see: MaySee, logs: bool = False) -> tuple[Subscription, ChangeEvent]:
+    def _open(
+        self, job_id: str, may_see: MaySee, logs: bool = False, first: bool = False
+    ) -> tuple[Subscription, ChangeEvent]:
         """Subscribe to a job, then read its state; NotFoundError (and no subscription) when not visible."""
         if not valid_id(job_id):
             raise NotFoundError("Job not found")
-        sub = self.hub.subscribe_job(job_id, logs=logs)
+        sub = self.hub.subscribe_job(job_id, logs=logs, first=first)
         try:
             state = self.events.state(job_id)
         except BaseException:
@@ -140,7 +142,7 @@ class RealtimeService:
         self, job_id: str, timeout_s: float, current: JobStatus | None, may_see: MaySee = _anyone
     ) -> Job:
         """The job once its status differs from `current` (at once if it does already), or at the timeout."""
-        sub, state = self._open(job_id, may_see)
+        sub, state = self._open(job_id, may_see, first=True)
         try:
             if current is not None and state.status == current:
                 self._wait_for_change(sub, state, current, timeout_s)

@@ -124,6 +124,16 @@ def test_a_fan_out_pauses_between_groups_of_wake_ups(hub):
     assert all(len(s.take(0)) == 1 for s in subs)
 
 
+def test_long_polls_are_woken_before_the_streams_of_a_batch(hub):
+    streams = [hub.subscribe_all(), hub.subscribe_job("a")]
+    poll = hub.subscribe_job("a", first=True)
+    woken: list[object] = []
+    for sub in (*streams, poll):
+        sub.push_all = lambda items, sub=sub: woken.append(sub)
+    hub.dispatch([event("a")], [])
+    assert woken[0] is poll and len(woken) == 3
+
+
 def test_the_reader_thread_delivers_what_the_scripts_publish(hub, jobs):
     job, _ = jobs.submit(JobSpec(task="demo.noop", queue="q1"))
     sub = hub.subscribe_job(job.id)
