@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -15,12 +14,18 @@ from app.settings import Settings
 from app.store.queues import STATUSES, QueueStore, Snapshot
 from app.store.roster import live_workers
 
+if TYPE_CHECKING:
+    import psutil
+
 UNHEALTHY = {"status": "unhealthy", "problems": ["Redis is unreachable"]}
 _PROCESS: psutil.Process | None = None
 
 
 def _own_process() -> psutil.Process:
-    """This process, kept so that cpu_percent() measures since the previous call."""
+    """This process, kept so that cpu_percent() measures since the previous call (psutil is imported on
+    first use: an API process that never reports resources keeps ~0.9 MB)."""
+    import psutil
+
     global _PROCESS
     if _PROCESS is None:
         _PROCESS = psutil.Process()
