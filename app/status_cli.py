@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def collect(settings: Settings, redis: Any, now_s: float) -> dict[str, Any]:
-    """Everything `status` shows, in three pipelined round trips plus the CONFIG checks."""
+    """Everything `status` shows, in four round trips (the CONFIG checks included)."""
     queues = QueueStore(redis)
     snap = queues.snapshot(settings.queues, stats=True, now_s=now_s)
     reading = read_metrics(redis, snap.names, now_s, SCHEDULER_ALIVE_WITHIN_S)

@@ -43,11 +43,12 @@ class Subscription:
         queues: frozenset[str] | None,
         logs: bool,
         capacity: int,
+        first: bool = False,
     ) -> None:
         self.hub, self.job_id, self.queues, self.logs = hub, job_id, queues, logs
         self.capacity = capacity
+        self.first = first  # woken before the others of a batch (a long poll: it still has a read to make)
         self.overflowed = False  # items were dropped: the consumer must resynchronise
-        self.first = False  # woken before the others of a batch (a long poll: it still has a read to make)
         self._items: deque[Item] = deque()
         self._ready = threading.Event()
         self.closed = False
@@ -121,8 +122,7 @@ class EventHub:
     def subscribe_job(self, job_id: str, logs: bool = False, first: bool = False) -> Subscription:
         """Events of one job (and its log notices with `logs`), from now on; `first`: woken before the
         other subscriptions of a batch."""
-        sub = Subscription(self, job_id, None, logs, self.capacity)
-        sub.first = first
+        sub = Subscription(self, job_id, None, logs, self.capacity, first)
         self._add(sub)
         return sub
 

@@ -205,9 +205,9 @@ class RealtimeService:
                     items = []
                     last_id = yield from self._resync(sub, last_id)
                 fresh = _fresh(items, last_id, closes)
+                yield from _together(fresh)
                 if fresh:
                     last_id = fresh[-1].entry_id
-                    yield fresh[0] if len(fresh) == 1 else Burst(fresh)
                     if closes and fresh[-1].final:
                         return
                 if sub.ended:

@@ -32,18 +32,16 @@ def parse_zone(name: str) -> ZoneInfo:
         raise InvalidError("Invalid request", {"timezone": [f"Unknown time zone {name!r}."]}) from None
 
 
-def croniter(*args: Any) -> Any:
-    """croniter, imported on first use: an API process that never sees a cron trigger keeps ~1 MB."""
-    from croniter import croniter as real
+def _croniter() -> Any:
+    """croniter, imported on first use: an API process that never sees cron triggers keeps ~1 MB."""
+    from croniter import croniter
 
-    return real(*args)
+    return croniter
 
 
 def check_cron(expr: str) -> None:
     """A 5-field cron expression that croniter parses."""
-    from croniter import croniter as real
-
-    if len(expr.split()) != 5 or not real.is_valid(expr):
+    if len(expr.split()) != 5 or not _croniter().is_valid(expr):
         raise InvalidError("Invalid request", {"cron": [f"Not a valid 5-field cron expression: {expr!r}."]})
 
 
@@ -102,7 +100,7 @@ class Trigger:
     def _cron_next(self, t_ms: int) -> int:
         assert self.cron is not None
         zone = self._zone()
-        it = croniter(self.cron, _from_ms(t_ms).astimezone(zone))
+        it = _croniter()(self.cron, _from_ms(t_ms).astimezone(zone))
         for _ in range(4):
             candidate: datetime = it.get_next(datetime)
             if not (self._hour_is_specific() and self._repeated_wall_time(candidate, zone)):
@@ -112,7 +110,7 @@ class Trigger:
     def _cron_prev(self, t_ms: int) -> int | None:
         assert self.cron is not None
         zone = self._zone()
-        it = croniter(self.cron, _from_ms(t_ms).astimezone(zone))
+        it = _croniter()(self.cron, _from_ms(t_ms).astimezone(zone))
         for _ in range(4):
             candidate: datetime = it.get_prev(datetime)
             if not (self._hour_is_specific() and self._repeated_wall_time(candidate, zone)):

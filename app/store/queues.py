@@ -77,19 +77,6 @@ class QueueStore:
         self.redis = redis
         self.scripts = scripts or Scripts(redis)
 
-    def names(self, configured: Iterable[str]) -> list[str]:
-        seen = {_str(m) for m in self.redis.smembers(keys.QUEUES)}
-        return sorted(seen | set(configured))
-
-    def exists(self, name: str, configured: Iterable[str] = ()) -> bool:
-        return name in configured or bool(self.redis.sismember(keys.QUEUES, name))
-
-    def paused(self) -> set[str]:
-        return {_str(m) for m in self.redis.smembers(keys.PAUSED)}
-
-    def is_paused(self, name: str) -> bool:
-        return bool(self.redis.sismember(keys.PAUSED, name))
-
     def set_paused(self, name: str, paused: bool) -> None:
         pipe = self.redis.pipeline(transaction=True)
         if paused:
@@ -136,11 +123,6 @@ class QueueStore:
         replies = iter(values)
         known, paused = next(replies), next(replies)
         return bool(known), bool(paused), self._read_counts(replies)
-
-    def counts(self, names: list[str]) -> dict[str, dict[str, int]]:
-        """Counts per queue and status, plus waiting retries: one round trip, O(1) per count."""
-        replies = iter(self.read([r for q in names for r in self._count_reads(q)]))
-        return {q: self._read_counts(replies) for q in names}
 
     def queue_state(self, name: str, configured: Iterable[str]) -> tuple[bool, bool, dict[str, int]]:
         """(exists, paused, counts) of one queue in one round trip."""
@@ -194,15 +176,6 @@ class QueueStore:
         times = [int(head[0][1] % PRIORITY_SPAN) for head in (next(replies) for _ in PRIORITIES) if head]
         return min(times) if times else None
 
-    def oldest_pending_ms(self, names: list[str]) -> dict[str, int | None]:
-        """Enqueue time (epoch ms) of the longest-waiting pending job of each queue, if any."""
-        replies = iter(self.read([r for q in names for r in self._head_reads(q)]))
-        return {q: self._read_heads(replies) for q in names}
-
-    def lifetime(self) -> dict[str, int]:
-        """Jobs ever finished, per `{queue}:{status}`."""
-        return {_str(k): int(v) for k, v in self.redis.hgetall(keys.LIFETIME).items()}
-
     # --- throughput -------------------------------------------------------------------------------------
     @staticmethod
     def _throughput_reads(now_s: float) -> list[list[str]]:
@@ -227,12 +200,6 @@ class QueueStore:
             out[name] = total
         out["avgProcessingTime"] = round(hour_ms / hour_timed) if hour_timed else 0
         return out
-
-    def throughput(self, now_s: float | None = None) -> dict[str, Any]:
-        """Finished jobs in the last minute, hour and day, and the mean duration over the last hour."""
-        return self._read_throughput(
-            iter(self.read(self._throughput_reads(time.time() if now_s is None else now_s)))
-        )
 
     # --- bulk actions -----------------------------------------------------------------------------------
     def bulk(self, action: str, name: str, status: str, batch: int = BULK_BATCH) -> int:

@@ -97,10 +97,9 @@ def oa_get_queue(queue_name: str) -> Response:
     info, page = (
         services().extra["queue_service"].get(visible(queue_name), status, q["limit"], q["page"], None)
     )
+    # BullMQ: a queue's waiting jobs are either all "paused" or all "waiting", as the queue is
     if q["status"] == "paused" and not info.paused or q["status"] == "waiting" and info.paused:
-        page = JobPage(
-            [], 0, 0, 0, None, q["page"], q["limit"]
-        )  # BullMQ: a queue's waiting jobs are one or the other
+        page = JobPage([], 0, 0, 0, None, q["page"], q["limit"])
     return jsonify(
         {
             "name": info.name,

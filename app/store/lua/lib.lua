@@ -303,3 +303,20 @@ local function reap(queue, cfg)
   end
   return #expired
 end
+
+-- Reads a caller asks for by name, riding along one call (reads.lua; a queue's counts with its page in
+-- page.lua): only cheap ones, O(1) or O(log n) with a LIMIT. Returns the replies in order, or nil and
+-- the reason a read was refused.
+local CHEAP_READS = {LLEN = true, ZCARD = true, SCARD = true, SISMEMBER = true, EXISTS = true, HGET = true,
+                     HGETALL = true, ZRANGEBYSCORE = true}
+local function cheap_reads(list, script)
+  local out = {}
+  for i, r in ipairs(list or {}) do
+    if not CHEAP_READS[r[1]] then return nil, script .. ': read not allowed: ' .. tostring(r[1]) end
+    if r[1] == 'ZRANGEBYSCORE' and r[#r - 2] ~= 'LIMIT' then
+      return nil, script .. ': ZRANGEBYSCORE needs a LIMIT'
+    end
+    out[i] = redis.call(unpack(r))
+  end
+  return out
+end

@@ -5,7 +5,7 @@
 -- does not depend on how many jobs are stored. With a post-filter (combined filters no single index
 -- covers), the segments are scanned and the fields compared; that cost grows with the driver index.
 -- ARGV: [1] now_us|'' [2] request JSON: {segments=[{keys, dir, strip}], offset|cursor, limit, filter, counts,
---   reads}: `reads` are O(1) reads riding along ({cmd, key, member?}: LLEN, ZCARD, SISMEMBER), e.g. the
+--   reads}: `reads` are cheap reads riding along ({cmd, key, args...}, lib.lua's cheap_reads), e.g. the
 --   queue's own counts and pause flag for GET /queues/{name}, so that a queue page is one round trip.
 
 local req = cjson.decode(ARGV[2])
@@ -231,12 +231,8 @@ for i, group in ipairs(req.counts or {}) do
   counts[i] = c
 end
 
-local READS = {LLEN = true, ZCARD = true, SISMEMBER = true}
-local reads = {}
-for i, r in ipairs(req.reads or {}) do
-  if not READS[r[1]] then return redis.error_reply('page.lua: read not allowed: ' .. tostring(r[1])) end
-  reads[i] = redis.call(unpack(r))
-end
+local reads, refused = cheap_reads(req.reads, 'page.lua')
+if not reads then return redis.error_reply(refused) end
 
 local result = {cjson.encode({ids = picked, totals = totals, counts = counts, next = next_cursor, reads = reads})}
 for _, id in ipairs(picked) do result[#result + 1] = redis.call('HGETALL', K.job .. id) end
