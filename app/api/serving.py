@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from datetime import datetime
 from typing import Any
 
 import gevent
@@ -15,16 +16,24 @@ from gevent.monkey import MonkeyPatchWarning
 from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
+from app.api.sse import StreamBody
+
 # Longest a fan-out waits for ready requests between two groups of stream wake-ups.
 PAUSE_MAX_S = 0.01
 
 
+def realtime_service(app: Any) -> Any:
+    """The real-time service of the app a worker serves, or None."""
+    services = getattr(app, "extensions", {}).get("jobline")
+    if services is not None:
+        return services.extra.get("realtime")
+    return None
+
+
 def event_hub(app: Any) -> Any:
     """The event hub of the app a worker serves, or None (no real-time service)."""
-    services = getattr(app, "extensions", {}).get("jobline")
-    if services is not None and "realtime" in services.extra:
-        return services.extra["realtime"].hub
-    return None
+    service = realtime_service(app)
+    return service.hub if service is not None else None
 
 
 def drain(app: Any) -> None:
@@ -45,6 +54,20 @@ def yield_to_requests() -> None:
         gevent.idle()
 
 
+def remember_server(app: Any) -> Any:
+    """WSGI wrapper: an event stream's body learns the request's environ, start_response and start time,
+    which the worker needs to take the stream over."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        started = datetime.now()
+        body = app(environ, start_response)
+        if type(body) is StreamBody:
+            body.server = (environ, start_response, started)
+        return body
+
+    return wsgi
+
+
 class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
     """gevent: every request a greenlet, so thousands of idle streams cost little memory and no thread."""
 
@@ -55,15 +78,37 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
             warnings.simplefilter("ignore", MonkeyPatchWarning)
             super().patch()
 
+    wsgi: Any  # set by gunicorn's load_wsgi
+    outlets: Any = None
+    flask_app: Any = None  # self.wsgi wrapped by remember_server: drain needs the app itself
+
     def load_wsgi(self) -> None:
+        from app.api.handoff import Outlets
+
         super().load_wsgi()
-        hub = event_hub(self.wsgi)
-        if hub is not None:
-            hub.pause = yield_to_requests
+        app: Any = self.wsgi
+        self.flask_app = app
+        service = realtime_service(app)
+        if service is None:
+            return
+        service.hub.pause = yield_to_requests
+        self.outlets = Outlets(service.heartbeat_s, self.worker_connections, yield_to_requests)
+        self.wsgi = remember_server(app)
+
+    def is_already_handled(self, respiter: Any) -> bool:
+        """A live event stream is taken over by the process's writer (app/api/handoff.py): its greenlet,
+        gunicorn's request objects and its stack go; gunicorn closes nothing (the socket is detached)."""
+        if type(respiter) is StreamBody and respiter.server is not None and self.outlets is not None:
+            environ, start_response, started = respiter.server
+            resp = start_response.__self__  # gunicorn's Response: its start_response is what the app got
+            if self.outlets.adopt(respiter, resp, resp.sock):
+                self.log.access(resp, resp.req, environ, datetime.now() - started)
+                raise StopIteration("event stream handed to the writer")  # gunicorn's way out of the request
+        return bool(super().is_already_handled(respiter))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         super().handle_exit(sig, frame)
-        gevent.spawn(drain, self.wsgi)  # not in the signal handler itself: drain takes locks
+        gevent.spawn(drain, self.flask_app)  # not in the signal handler itself: drain takes locks
 
 
 class JoblineThreadWorker(ThreadWorker):  # type: ignore[misc]

@@ -31,15 +31,34 @@ def frame(data: dict[str, Any], event_id: str | int | None = None, event: str | 
 class StreamBody:
     """The WSGI body of an event stream: the server iterates the C-level iterator itself and closes the feed
     at the end. Without werkzeug's wrappers (two Python generator frames) each event costs a little less
-    CPU, and each waiting stream's greenlet keeps a shallower stack (measured: ~2 KB less per stream)."""
+    CPU, and each waiting stream's greenlet keeps a shallower stack (measured: ~2 KB less per stream).
 
-    __slots__ = ("_items", "close")
+    The gevent server may instead take a live change feed over (app/api/handoff.py): it sends `PREAMBLE`
+    and the feed's head itself, then delivers each later batch with `encode`, without a greenlet.
+    """
 
-    def __init__(self, items: Iterator[bytes], close: Callable[[], None]) -> None:
-        self._items, self.close = items, close
+    __slots__ = ("_items", "close", "feed", "encode", "server")
+
+    def __init__(self, items: Iterator[bytes], feed: Feed, encode: Callable[[Any], bytes]) -> None:
+        self._items, self.close = items, feed.close
+        self.feed, self.encode = feed, encode
+        self.server: Any = None  # what the server needs to take the stream over, set by its middleware
 
     def __iter__(self) -> Iterator[bytes]:
         return self._items
+
+
+def encoder(render: Render) -> Callable[[Any], bytes]:
+    """Bytes for one feed item: an event (rendered), a Burst (in one write), or a heartbeat."""
+
+    def encode(item: Any) -> bytes:
+        if isinstance(item, Heartbeat):
+            return KEEPALIVE
+        if isinstance(item, Burst):  # events that came together leave in one write
+            return b"".join(map(render, item))
+        return render(item)
+
+    return encode
 
 
 def sse_response(feed: Feed, render: Render) -> Response:
@@ -50,15 +69,8 @@ def sse_response(feed: Feed, render: Render) -> Response:
     if feed.ended or request.method == "HEAD":
         feed.close()
         return Response(status=204 if feed.ended else 200, mimetype="text/event-stream")
-
-    def encode(item: Any) -> bytes:
-        if isinstance(item, Heartbeat):
-            return KEEPALIVE
-        if isinstance(item, Burst):  # events that came together leave in one write
-            return b"".join(map(render, item))
-        return render(item)
-
-    body = StreamBody(chain((PREAMBLE,), map(encode, feed.chunks())), feed.close)
+    encode = encoder(render)
+    body = StreamBody(chain((PREAMBLE,), map(encode, feed.chunks())), feed, encode)
     response = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered

@@ -51,6 +51,8 @@ class Subscription:
         self.overflowed = False  # items were dropped: the consumer must resynchronise
         self._items: deque[Item] = deque()
         self._ready = threading.Event()
+        # Set once a server's writer has taken the request over: items go straight to it, from the reader.
+        self.sink: Callable[[list[Item]], None] | None = None
         self.closed = False
         self.ended = False  # the process is stopping: the request should answer and go
 
@@ -59,10 +61,13 @@ class Subscription:
 
     def push(self, item: Item) -> None:
         """Called by the reader thread; never blocks (a full inbox drops its oldest item)."""
-        self.push_all((item,))
+        self.push_all([item])
 
-    def push_all(self, items: Iterable[Item]) -> None:
+    def push_all(self, items: list[Item]) -> None:
         """Several items, one wake-up (the consumer takes them together)."""
+        if self.sink is not None:
+            self.sink(items)
+            return
         for item in items:
             if len(self._items) >= self.capacity:
                 self._items.popleft()
@@ -80,9 +85,20 @@ class Subscription:
             items.append(self._items.popleft())
         return items
 
+    def attach(self, sink: Callable[[list[Item]], None]) -> list[Item]:
+        """From now on hand every item to `sink` (called from the reader; it must never block); returns the
+        items received so far, which the caller handles first. No yield in between: nothing is reordered."""
+        items = list(self._items)
+        self._items.clear()
+        self.sink = sink
+        return items
+
     def end(self) -> None:
         self.ended = True
-        self._ready.set()
+        if self.sink is not None:
+            self.sink([])  # the sink sees `ended` and finishes
+        else:
+            self._ready.set()
 
     def close(self) -> None:
         if not self.closed:
@@ -101,10 +117,11 @@ class EventHub:
         capacity: int = 1000,
         retry_s: float = 1.0,
         wake_group: int = 4,
+        sink_budget_s: float = 0.001,
     ) -> None:
         self.store = store
         self.block_ms, self.batch, self.capacity, self.retry_s = block_ms, batch, capacity, retry_s
-        self.wake_group = wake_group
+        self.wake_group, self.sink_budget_s = wake_group, sink_budget_s
         # Called between two groups of wake-ups; the gevent server sets one that waits for pending requests
         # (app/api/serving.py), so a fan-out to thousands of streams never holds up a plain GET for long.
         self.pause: Callable[[], None] = _no_pause
@@ -173,6 +190,26 @@ class EventHub:
     def dispatch(self, events: list[ChangeEvent], notices: list[LogNotice]) -> None:
         """Hand entries read from Redis to the subscriptions that want them, in order, each subscription
         woken once per batch; `pause()` runs between groups of `wake_group` wake-ups."""
+        inbox = self._inbox(events, notices)
+        # Long polls first: each still reads the job and answers, so its round trip overlaps the fan-out.
+        # Streams a server's writer has taken over (a `sink`) get their bytes sent right here, which costs
+        # far less than a wake-up; they count against a time budget instead of the group size.
+        order = sorted(inbox.items(), key=lambda pair: not pair[0].first)
+        woken, since = 0, time.perf_counter()
+        for sub, items in order:
+            if woken >= self.wake_group or time.perf_counter() - since >= self.sink_budget_s:
+                self.pause()
+                woken, since = 0, time.perf_counter()
+            if sub.sink is None:
+                woken += 1
+            try:
+                sub.push_all(items)
+            except Exception:  # one broken consumer must not keep the batch from the others
+                log.exception("event hub: delivering to a subscription failed")
+        self.delivered += len(events) + len(notices)
+
+    def _inbox(self, events: list[ChangeEvent], notices: list[LogNotice]) -> dict[Subscription, list[Item]]:
+        """Each subscription's share of a batch, in order."""
         inbox: dict[Subscription, list[Item]] = {}
         with self._lock:
             for event in events:
@@ -185,13 +222,7 @@ class EventHub:
                 for sub in self._by_job.get(notice.job_id, ()):
                     if sub.logs:
                         inbox.setdefault(sub, []).append(notice)
-        # Long polls first: each still reads the job and answers, so its round trip overlaps the fan-out.
-        order = sorted(inbox.items(), key=lambda pair: not pair[0].first)
-        for n, (sub, items) in enumerate(order):
-            if n and n % self.wake_group == 0:
-                self.pause()
-            sub.push_all(items)
-        self.delivered += len(events) + len(notices)
+        return inbox
 
     # --- the reader thread -----------------------------------------------------------------------------
     def start(self) -> None:

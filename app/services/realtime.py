@@ -48,11 +48,44 @@ def _anyone(queue: str) -> bool:
     return True
 
 
-class Feed:
-    """An open stream of items for one client; iterate it, and close it when the client goes."""
+class Cursor:
+    """Where a live change feed stands: the last entry sent, and whether a final event ends it.
 
-    def __init__(self, sub: Subscription, items: Iterator[Any]) -> None:
+    `step` turns the items that reached the subscription into what to send; both transports use it (a
+    greenlet iterating the feed, and the gevent server's writer once it has taken the stream over).
+    """
+
+    __slots__ = ("last_id", "closes", "done")
+
+    def __init__(self, last_id: str, closes: bool) -> None:
+        self.last_id, self.closes, self.done = last_id, closes, False
+
+    def step(self, items: list[Any]) -> list[Any]:
+        """The fresh events among `items`, as one item (a Burst when several) or none; sets `done` after a
+        final one when the feed closes."""
+        fresh = _fresh(items, self.last_id, self.closes)
+        if fresh:
+            self.last_id = fresh[-1].entry_id
+            self.done = self.closes and fresh[-1].final
+        return _together(fresh)
+
+
+class Feed:
+    """An open stream of items for one client; iterate it, and close it when the client goes.
+
+    A live change feed also exposes its parts: `head` (what to send at once) and `cursor` (where it
+    stands), so a server may deliver the rest without a greenlet per client (app/api/handoff.py).
+    """
+
+    def __init__(
+        self,
+        sub: Subscription,
+        items: Iterator[Any],
+        head: list[Any] | None = None,
+        cursor: Cursor | None = None,
+    ) -> None:
         self.sub, self._items = sub, items
+        self.head, self.cursor = head or [], cursor
         self.ended = False  # nothing to send, ever: the client saw the end before it reconnected
 
     @classmethod
@@ -173,8 +206,7 @@ class RealtimeService:
         if state.final:
             sub.close()  # nothing can follow
             return Feed(sub, iter(head))
-        # C-level chaining rather than a generator around _live: a waiting stream's stack stays shallower
-        return Feed(sub, chain(head, self._live(sub, state.entry_id, closes=True)))
+        return self._live_feed(sub, head, Cursor(state.entry_id, closes=True))
 
     def all_feed(self, queues: frozenset[str] | None, last_event_id: str | None = None) -> Feed:
         """Every change (of `queues`, when given) from now on, or from `last_event_id` while still kept."""
@@ -192,26 +224,25 @@ class RealtimeService:
             head = [Reset(last_id)]
         elif replay is not None:
             head = _together([e for e in replay.events if sub.wants(e)])
-        return Feed(sub, chain(head, self._live(sub, last_id, closes=False)))
+        return self._live_feed(sub, head, Cursor(last_id, closes=False))
 
-    def _live(self, sub: Subscription, last_id: str, closes: bool) -> Iterator[Any]:
-        """Events after `last_id` as they come (those that came together as one Burst); heartbeats when
-        idle; ends after a final one if `closes`. Its end closes the subscription."""
+    def _live_feed(self, sub: Subscription, head: list[Any], cursor: Cursor) -> Feed:
+        # C-level chaining rather than a generator around _live: a waiting stream's stack stays shallower
+        return Feed(sub, chain(head, self._live(sub, cursor)), head, cursor)
+
+    def _live(self, sub: Subscription, cursor: Cursor) -> Iterator[Any]:
+        """Events after the cursor as they come (those that came together as one Burst); heartbeats when
+        idle; ends after a final one if the cursor closes. Its end closes the subscription."""
         try:
             while True:
                 items = sub.take(self.heartbeat_s)
                 if sub.overflowed:  # the client reads slower than changes come: catch up from a fresh state
                     sub.overflowed = False
                     items = []
-                    last_id = yield from self._resync(sub, last_id)
-                fresh = _fresh(items, last_id, closes)
-                yield from _together(fresh)
-                if fresh:
-                    last_id = fresh[-1].entry_id
-                    if closes and fresh[-1].final:
-                        return
-                if sub.ended:
-                    return  # the process is stopping: the client reconnects elsewhere with Last-Event-ID
+                    cursor.last_id = yield from self._resync(sub, cursor.last_id)
+                yield from cursor.step(items)
+                if cursor.done or sub.ended:
+                    return  # ended, or the process is stopping: the client reconnects with Last-Event-ID
                 if not items:
                     yield HEARTBEAT
         finally:

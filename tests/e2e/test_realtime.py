@@ -6,6 +6,7 @@ Long polls, event streams with Last-Event-ID, and captured logs, as an HTTP clie
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -204,6 +205,45 @@ def test_events_stream_the_changes_of_one_queue(api):
     reply.close()
     assert event["data"]["id"] == job_id
     assert event["data"]["queue"] == "rt-dash" and event["data"]["status"] == "pending"
+
+
+def test_idle_streams_taken_over_by_the_writer_get_keep_alives(api):
+    job_id = api.submit("demo.noop", "rt-beat")  # no worker: it stays pending
+    reply = api.stream(f"/api/v1/jobs/{job_id}/stream")
+    # gevent's writer took the stream over (a stream kept by its greenlet would say keep-alive)
+    assert reply.headers["Connection"] == "close"
+    started = time.monotonic()
+    lines = reply.iter_lines(chunk_size=None, decode_unicode=True)
+    assert next(line for line in lines if line.startswith(": keepalive"))
+    assert time.monotonic() - started < 5  # JOBLINE_SSE_HEARTBEAT=1 here
+    reply.close()
+
+
+def test_a_change_reaches_every_one_of_many_streams(api):
+    """200 event streams on one gevent process, each its own connection, all sent by the one writer."""
+    host, port = api.base.removeprefix("http://").split(":")
+    token = api.http.headers["Authorization"]
+    request = f"GET /api/v1/events?queue=rt-many HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n"
+    clients = []
+    for _ in range(200):
+        client = socket.create_connection((host, int(port)), timeout=30)
+        client.sendall(request.encode())
+        clients.append(client)
+    for client in clients:  # every stream has started (its preamble came) before the change
+        assert b": connected" in _read_until(client, b": connected")
+    job_id = api.submit("demo.noop", "rt-many")
+    for client in clients:
+        assert job_id.encode() in _read_until(client, job_id.encode())
+        client.close()
+
+
+def _read_until(client: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    while marker not in data:
+        chunk = client.recv(65536)
+        assert chunk, data
+        data += chunk
+    return data
 
 
 # --- logs ------------------------------------------------------------------------------------------------
