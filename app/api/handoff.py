@@ -51,11 +51,24 @@ def _no_pause() -> None:
 class Outlet:
     """One event stream after its greenlet has gone: the socket, the feed, and what is still unsent."""
 
-    __slots__ = ("outlets", "sock", "feed", "encode", "chunked", "pending", "last_write", "closing", "closed")
+    __slots__ = (
+        "outlets",
+        "sock",
+        "sub",
+        "cursor",
+        "encode",
+        "chunked",
+        "pending",
+        "last_write",
+        "closing",
+        "closed",
+    )
 
     def __init__(self, outlets: Outlets, sock: Any, body: StreamBody, chunked: bool) -> None:
-        self.outlets, self.sock, self.feed, self.encode = outlets, sock, body.feed, body.encode
-        self.chunked = chunked
+        # Only what later batches need: the feed itself (its head, its unstarted generator) can go.
+        assert body.feed.cursor is not None
+        self.outlets, self.sock, self.sub, self.cursor = outlets, sock, body.feed.sub, body.feed.cursor
+        self.encode, self.chunked = body.encode, chunked
         self.pending: bytearray | None = None  # set while the client lags: a flusher greenlet sends it
         self.last_write = outlets.clock()
         self.closing = self.closed = False
@@ -64,16 +77,16 @@ class Outlet:
     def deliver(self, items: list[Any]) -> None:
         if self.closing:
             return
-        cursor, sub = self.feed.cursor, self.feed.sub
         if items:
-            assert cursor is not None  # only feeds with a cursor are taken over
-            data = b"".join(map(self.encode, cursor.step(items)))
+            data = b"".join(map(self.encode, self.cursor.step(items)))
             if data:
                 self.write(data)
-            if cursor.done:
+            if self.cursor.done:
                 self.finish()
                 return
-        if sub.ended or sub.overflowed:  # the process drains (or, never expected here, items were lost)
+        if (
+            self.sub.ended or self.sub.overflowed
+        ):  # the process drains (or, never expected here, items were lost)
             self.finish()
 
     def write(self, data: bytes) -> None:
@@ -155,7 +168,7 @@ class Outlet:
         try:
             self.sock.close()
         finally:
-            self.feed.close()  # unsubscribes
+            self.sub.close()
 
 
 class Outlets:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,12 +55,50 @@ def yield_to_requests() -> None:
         gevent.idle()
 
 
-def remember_server(app: Any) -> Any:
-    """WSGI wrapper: an event stream's body learns the request's environ, start_response and start time,
-    which the worker needs to take the stream over."""
+class Turns:
+    """One at a time, when the event loop has nothing else ready: the turn of a request that woke with many.
+
+    When a job changes, its long polls wake together and its streams' clients reconnect together. Each
+    such request waits for its turn at the few points where it would otherwise run ahead of ready
+    requests: a plain GET (and its Redis replies) goes before the whole burst, between any two of them.
+    gevent's `idle()` alone would release every waiter in the same loop iteration, back to back; the lock
+    releases them one per idle moment.
+    """
+
+    def __init__(self) -> None:
+        from gevent.lock import Semaphore
+
+        self._one = Semaphore()
+
+    def __call__(self) -> None:
+        with self._one:
+            yield_to_requests()
+
+
+WAITING_PATHS = ("/stream", "/poll", "/events")  # requests that wait for events (and logs?follow=true)
+
+
+def waits(environ: dict[str, Any]) -> bool:
+    """Is this a request that waits for events: a stream, a long poll, a log follower?"""
+    path = environ.get("PATH_INFO", "")
+    return path.endswith(WAITING_PATHS) or (
+        path.endswith("/logs") and "follow" in environ.get("QUERY_STRING", "")
+    )
+
+
+def gevent_app(app: Any, wait_turn: Callable[[], None]) -> Any:
+    """The app as the gevent worker serves it.
+
+    A request that will wait for events (opening a stream, a long poll) first lets the requests that are
+    ready run (at most PAUSE_MAX_S): when a job ends, its watchers reconnect in a burst, and a plain GET
+    should not queue behind them. An event stream's body learns the request's environ, start_response and
+    start time, which the worker needs to take the stream over.
+    """
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
         started = datetime.now()
+        if waits(environ):
+            wait_turn()
         body = app(environ, start_response)
         if type(body) is StreamBody:
             body.server = (environ, start_response, started)
@@ -80,7 +119,7 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
 
     wsgi: Any  # set by gunicorn's load_wsgi
     outlets: Any = None
-    flask_app: Any = None  # self.wsgi wrapped by remember_server: drain needs the app itself
+    flask_app: Any = None  # self.wsgi wrapped by gevent_app: drain needs the app itself
 
     def load_wsgi(self) -> None:
         from app.api.handoff import Outlets
@@ -92,8 +131,9 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
         if service is None:
             return
         service.hub.pause = yield_to_requests
+        service.wait_turn = Turns()
         self.outlets = Outlets(service.heartbeat_s, self.worker_connections, yield_to_requests)
-        self.wsgi = remember_server(app)
+        self.wsgi = gevent_app(app, service.wait_turn)
 
     def is_already_handled(self, respiter: Any) -> bool:
         """A live event stream is taken over by the process's writer (app/api/handoff.py): its greenlet,

@@ -36,6 +36,11 @@ def _no_pause() -> None:
 class Subscription:
     """The inbox of one waiting request: events for one job, or for every job of some queues."""
 
+    __slots__ = (
+        "hub", "job_id", "queues", "logs", "capacity", "first", "overflowed", "_items", "_ready", "sink",
+        "closed", "ended",
+    )  # fmt: skip
+
     def __init__(
         self,
         hub: EventHub,
@@ -50,7 +55,7 @@ class Subscription:
         self.first = first  # woken before the others of a batch (a long poll: it still has a read to make)
         self.overflowed = False  # items were dropped: the consumer must resynchronise
         self._items: deque[Item] = deque()
-        self._ready = threading.Event()
+        self._ready: threading.Event | None = threading.Event()  # None once a sink has taken over
         # Set once a server's writer has taken the request over: items go straight to it, from the reader.
         self.sink: Callable[[list[Item]], None] | None = None
         self.closed = False
@@ -73,13 +78,16 @@ class Subscription:
                 self._items.popleft()
                 self.overflowed = True
             self._items.append(item)
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
 
     def take(self, timeout_s: float) -> list[Item]:
         """Everything received so far, waiting up to `timeout_s` for the first item; [] on timeout."""
-        if not self._items and not self.ended:
-            self._ready.wait(max(0.0, timeout_s))
-        self._ready.clear()  # clear before draining: an item pushed meanwhile sets it again
+        ready = self._ready
+        if ready is not None:
+            if not self._items and not self.ended:
+                ready.wait(max(0.0, timeout_s))
+            ready.clear()  # clear before draining: an item pushed meanwhile sets it again
         items = []
         while self._items:
             items.append(self._items.popleft())
@@ -87,17 +95,17 @@ class Subscription:
 
     def attach(self, sink: Callable[[list[Item]], None]) -> list[Item]:
         """From now on hand every item to `sink` (called from the reader; it must never block); returns the
-        items received so far, which the caller handles first. No yield in between: nothing is reordered."""
-        items = list(self._items)
-        self._items.clear()
-        self.sink = sink
+        items received so far, which the caller handles first. No yield in between: nothing is reordered.
+        The inbox's event is not needed any more and goes (about 2 KB per stream taken over)."""
+        items = self.take(0) if self._items else []
+        self.sink, self._ready = sink, None
         return items
 
     def end(self) -> None:
         self.ended = True
         if self.sink is not None:
             self.sink([])  # the sink sees `ended` and finishes
-        else:
+        elif self._ready is not None:
             self._ready.set()
 
     def close(self) -> None:
@@ -117,7 +125,7 @@ class EventHub:
         capacity: int = 1000,
         retry_s: float = 1.0,
         wake_group: int = 4,
-        sink_budget_s: float = 0.001,
+        sink_budget_s: float = 0.0005,
     ) -> None:
         self.store = store
         self.block_ms, self.batch, self.capacity, self.retry_s = block_ms, batch, capacity, retry_s
@@ -196,8 +204,8 @@ class EventHub:
         # far less than a wake-up; they count against a time budget instead of the group size.
         order = sorted(inbox.items(), key=lambda pair: not pair[0].first)
         woken, since = 0, time.perf_counter()
-        for sub, items in order:
-            if woken >= self.wake_group or time.perf_counter() - since >= self.sink_budget_s:
+        for n, (sub, items) in enumerate(order):
+            if n and (woken >= self.wake_group or time.perf_counter() - since >= self.sink_budget_s):
                 self.pause()
                 woken, since = 0, time.perf_counter()
             if sub.sink is None:

@@ -48,6 +48,10 @@ def _anyone(queue: str) -> bool:
     return True
 
 
+def _no_wait() -> None:
+    pass
+
+
 class Cursor:
     """Where a live change feed stands: the last entry sent, and whether a final event ends it.
 
@@ -152,15 +156,22 @@ class RealtimeService:
     ) -> None:
         self.jobs, self.events, self.logs, self.hub = jobs, events, logs, hub
         self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
+        # Lets ready requests go first, where many waiting requests wake together; the gevent server sets
+        # one (app/api/serving.py), elsewhere there is nothing to wait for.
+        self.wait_turn: Callable[[], None] = _no_wait
 
     def _open(
         self, job_id: str, may_see: MaySee, logs: bool = False, first: bool = False
     ) -> tuple[Subscription, ChangeEvent]:
-        """Subscribe to a job, then read its state; NotFoundError (and no subscription) when not visible."""
+        """Subscribe to a job, then read its state; NotFoundError (and no subscription) when not visible.
+
+        A job's watchers come together (its streams reconnect when it ends, its polls when it changes), so
+        the read and what follows it each wait their turn: ready requests go first."""
         if not valid_id(job_id):
             raise NotFoundError("Job not found")
         sub = self.hub.subscribe_job(job_id, logs=logs, first=first)
         try:
+            self.wait_turn()
             state = self.events.state(job_id)
         except BaseException:
             sub.close()
@@ -168,6 +179,7 @@ class RealtimeService:
         if state is None or not may_see(state.queue):
             sub.close()
             raise NotFoundError("Job not found")
+        self.wait_turn()
         return sub, state
 
     # --- long poll -------------------------------------------------------------------------------------
@@ -179,6 +191,12 @@ class RealtimeService:
         try:
             if current is not None and state.status == current:
                 self._wait_for_change(sub, state, current, timeout_s)
+                # Woken with the other watchers of the job: requests that are ready go first, before the
+                # read and again before the answer is rendered (app/api/serving.py: the gevent server).
+                self.wait_turn()
+                job = self.jobs.get(job_id)
+                self.wait_turn()
+                return job
             return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
         finally:
             sub.close()

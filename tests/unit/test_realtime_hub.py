@@ -11,7 +11,7 @@ import pytest
 
 from app.errors import NotFoundError
 from app.models import ChangeEvent, JobSpec, JobStatus
-from app.services.hub import EventHub
+from app.services.hub import EventHub, Subscription
 from app.services.realtime import HEARTBEAT, Burst, RealtimeService, Reset
 from app.services.wiring import build_job_service
 from app.store.events import EventStore, LogNotice
@@ -104,11 +104,13 @@ def test_a_full_inbox_drops_the_oldest_and_says_so(hub):
     assert [e.entry_id for e in sub.take(0)] == ["2-0", "3-0", "4-0"]
 
 
-def test_a_batch_wakes_each_subscription_once_with_its_events_in_order(hub):
+def test_a_batch_wakes_each_subscription_once_with_its_events_in_order(hub, monkeypatch):
     sub = hub.subscribe_job("a")
     wakes = []
-    real_push_all = sub.push_all
-    sub.push_all = lambda items: (wakes.append(list(items)), real_push_all(items))
+    real_push_all = Subscription.push_all
+    monkeypatch.setattr(
+        Subscription, "push_all", lambda self, items: (wakes.append(list(items)), real_push_all(self, items))
+    )
     hub.dispatch([event("a", entry_id="1-0"), event("b"), event("a", entry_id="2-0", status="completed")], [])
     assert [[e.entry_id for e in w] for w in wakes] == [["1-0", "2-0"]]
     assert [e.entry_id for e in sub.take(0)] == ["1-0", "2-0"]
@@ -124,12 +126,25 @@ def test_a_fan_out_pauses_between_groups_of_wake_ups(hub):
     assert all(len(s.take(0)) == 1 for s in subs)
 
 
-def test_long_polls_are_woken_before_the_streams_of_a_batch(hub):
-    streams = [hub.subscribe_all(), hub.subscribe_job("a")]
+def test_sends_to_streams_taken_over_pause_by_time_not_by_count(hub):
+    got: list[str] = []
+    for n in range(5):
+        hub.subscribe_all().attach(lambda items, n=n: got.append(f"sent {n}"))
+    hub.pause = lambda: got.append("pause")
+    hub.sink_budget_s = 3600  # within the budget: no pause, however many
+    hub.dispatch([event("a")], [])
+    assert sorted(got) == [f"sent {n}" for n in range(5)]
+    got.clear()
+    hub.sink_budget_s = 0  # budget spent after every send: a pause between any two
+    hub.dispatch([event("a")], [])
+    assert got[1::2] == ["pause"] * 4 and sorted(got[::2]) == [f"sent {n}" for n in range(5)]
+
+
+def test_long_polls_are_woken_before_the_streams_of_a_batch(hub, monkeypatch):
+    hub.subscribe_all(), hub.subscribe_job("a")  # two streams
     poll = hub.subscribe_job("a", first=True)
     woken: list[object] = []
-    for sub in (*streams, poll):
-        sub.push_all = lambda items, sub=sub: woken.append(sub)
+    monkeypatch.setattr(Subscription, "push_all", lambda self, items: woken.append(self))
     hub.dispatch([event("a")], [])
     assert woken[0] is poll and len(woken) == 3
 
@@ -167,6 +182,17 @@ def test_poll_wakes_on_a_status_change(service, jobs):
     started = time.monotonic()
     assert service.poll(job.id, 30, JobStatus.PENDING).status is JobStatus.CANCELED
     assert time.monotonic() - started < 10
+
+
+def test_a_woken_poll_waits_its_turn_before_its_read_and_before_its_answer(service, jobs):
+    turns: list[str] = []
+    service.wait_turn = lambda: turns.append("turn")
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    service.poll(job.id, 30, JobStatus.RUNNING)  # answers at once: the opening waited (read, answer)
+    assert turns == ["turn"] * 2
+    later(0.2, lambda: jobs.cancel(job.id))
+    service.poll(job.id, 30, JobStatus.PENDING)
+    assert turns == ["turn"] * 6  # opening (read, answer), then woken: before the read and the answer
 
 
 def test_poll_of_a_job_deleted_meanwhile_is_not_found(service, jobs):

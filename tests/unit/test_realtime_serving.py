@@ -114,3 +114,67 @@ def test_yield_to_requests_lets_ready_greenlets_run_first_and_never_waits_long()
     yield_to_requests()
     assert time.monotonic() - started < PAUSE_MAX_S + 0.05
     spinner.kill()
+
+
+def test_requests_that_wait_for_events_are_told_apart():
+    from app.api.serving import waits
+
+    def env(path: str, query: str = "") -> dict[str, str]:
+        return {"PATH_INFO": path, "QUERY_STRING": query}
+
+    for path in (
+        "/api/v1/jobs/x/stream",
+        "/api/v1/jobs/x/poll",
+        "/api/v1/events",
+        "/compileo/status/x/stream",
+    ):
+        assert waits(env(path))
+    assert waits(env("/api/v1/jobs/x/logs", "follow=true"))
+    for path in ("/api/v1/jobs/x", "/api/v1/jobs/x/logs", "/api/v1/jobs", "/metrics"):
+        assert not waits(env(path))
+
+
+def test_the_gevent_app_lets_waiting_requests_wait_their_turn_and_marks_stream_bodies():
+    from app.api.serving import gevent_app
+    from app.api.sse import StreamBody
+
+    turns: list[str] = []
+
+    class Feed:
+        def close(self) -> None:
+            pass
+
+    body = StreamBody(iter(()), Feed(), bytes)  # type: ignore[arg-type]
+
+    def app(environ, start_response):
+        return body if environ["PATH_INFO"].endswith("/stream") else [b"{}"]
+
+    wsgi = gevent_app(app, lambda: turns.append("turn"))
+    assert wsgi({"PATH_INFO": "/api/v1/jobs/x"}, print) == [b"{}"] and turns == []
+    environ = {"PATH_INFO": "/api/v1/jobs/x/stream"}
+    assert wsgi(environ, print) is body and turns == ["turn"]
+    assert body.server[:2] == (environ, print)
+
+
+def test_turns_go_one_at_a_time_and_after_ready_requests():
+    import gevent
+
+    from app.api.serving import Turns
+
+    turns, order = Turns(), []
+
+    def burst(n: int) -> None:
+        turns()
+        order.append(f"burst {n}")
+        gevent.spawn(order.append, f"request ready after burst {n}")  # e.g. a Redis reply for a plain GET
+
+    gevent.joinall([gevent.spawn(burst, n) for n in range(3)])
+    # gevent.idle() alone would let all three run back to back; with turns a ready request goes between
+    assert order == [
+        "burst 0",
+        "request ready after burst 0",
+        "burst 1",
+        "request ready after burst 1",
+        "burst 2",
+        "request ready after burst 2",
+    ]
