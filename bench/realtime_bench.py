@@ -1,13 +1,17 @@
 """Real-time benchmark: thousands of SSE clients and long polls on ONE API process while jobs run.
 
     .venv/bin/python -m bench.realtime_bench [--sse 2000] [--dashboards 100] [--polls 200]
-        [--seconds 60] [--worker-class gevent gthread]
+        [--seconds 60] [--worker-class gevent gthread] [--pin]
 
 For each worker class: a private redis-server, `jobline api` with one gunicorn worker process, two
 `jobline worker` processes running demo.progress jobs (10 steps of 0.1 s) from one long queue.
 Phase 1 (unloaded): plain GET /api/v1/jobs/{id} latency while the jobs run. Phase 2 (loaded): the same
 GETs while `--sse` event streams (`--dashboards` of them on /events, the rest on /jobs/{id}/stream,
 walking the queue) and `--polls` long polls are open. Prints one JSON document per worker class.
+
+`--pin` puts the load generator (this process's 2,300 clients) on the last CPU and everything measured
+(redis-server, the API, the workers, the GET sampler) on the others, as when clients are other machines:
+on a 2-core machine the clients otherwise take CPU from the API at the very moments it is busiest.
 """
 
 from __future__ import annotations
@@ -90,8 +94,10 @@ def worker_pid(master: int) -> int:
     return int(children[0])
 
 
-def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any) -> None:
+def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any, cpus: Any) -> None:
     """A separate process: GET one job every 50 ms over a keep-alive connection; send latencies (ms)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # with the API, not with the load generator
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies = []
     deadline = time.monotonic() + seconds
@@ -106,9 +112,11 @@ def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any) ->
     out.send(latencies)
 
 
-def sample_gets(port: int, token: str, job_id: str, seconds: float) -> multiprocessing.Process:
+def sample_gets(
+    port: int, token: str, job_id: str, seconds: float, cpus: Any = None
+) -> multiprocessing.Process:
     parent, child = multiprocessing.Pipe(duplex=False)
-    proc = multiprocessing.Process(target=get_sampler, args=(port, token, job_id, seconds, child))
+    proc = multiprocessing.Process(target=get_sampler, args=(port, token, job_id, seconds, child, cpus))
     proc.start()
     proc.result_pipe = parent  # type: ignore[attr-defined]
     return proc
@@ -231,7 +239,7 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     cpu_pids |= {f"worker_{i}": w.pid for i, w in enumerate(stack.workers)}
     cpu_start = {name: tree_cpu_s(p) for name, p in cpu_pids.items()}
     load_start = os.getloadavg()[0]
-    sampler = sample_gets(port, token, jobs.ids[0], args.seconds)
+    sampler = sample_gets(port, token, jobs.ids[0], args.seconds, args.server_cpus)
     rec.measuring = True
     clients_seen: list[dict[str, int]] = []
     lag: list[float] = []
@@ -289,18 +297,26 @@ def run_client(main: Any) -> Any:
 
 
 def run_class(worker_class: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    everywhere = os.sched_getaffinity(0)
+    if args.server_cpus:
+        os.sched_setaffinity(0, args.server_cpus)  # what the stack starts inherits it
     stack = Stack(worker_class, tmp)
     try:
         token = stack.login()
         jobs = Jobs(stack.submit(token, args.jobs), WINDOW)
         pid = worker_pid(stack.api.pid)
         idle_rss = rss_kb(pid)
-        sampler = sample_gets(stack.port, token, jobs.ids[0], args.unloaded_seconds)
+        sampler = sample_gets(stack.port, token, jobs.ids[0], args.unloaded_seconds, args.server_cpus)
         unloaded = sampler.result_pipe.recv()  # type: ignore[attr-defined]
         sampler.join()
+        if args.client_cpus:
+            os.sched_setaffinity(0, args.client_cpus)
         loaded = run_client(loaded_phase(stack, token, jobs, args))
         return {
             "worker_class": worker_class,
+            "pinned": {"server_cpus": args.server_cpus, "client_cpus": args.client_cpus}
+            if args.pin
+            else None,
             "api_rss_mb_unloaded": round(idle_rss / 1024, 1),
             "get_ms_unloaded": summary(unloaded),
             "loaded": loaded,
@@ -308,6 +324,7 @@ def run_class(worker_class: str, args: argparse.Namespace, tmp: Path) -> dict[st
         }
     finally:
         stack.stop()
+        os.sched_setaffinity(0, everywhere)
 
 
 def main() -> int:
@@ -322,7 +339,15 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=400, help="demo.progress jobs queued at start")
     parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
     parser.add_argument("--log-dir", help="keep the API's log (and Redis's files) here")
+    parser.add_argument(
+        "--pin", action="store_true", help="the clients on the last CPU, the rest on the others"
+    )
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
+        parser.error("--pin needs at least 2 CPUs")
+    args.server_cpus = cpus[:-1] if args.pin else None
+    args.client_cpus = cpus[-1:] if args.pin else None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(

@@ -48,28 +48,25 @@ def _no_pause() -> None:
     pass
 
 
+def _discard(items: list[Any]) -> None:
+    pass
+
+
 class Outlet:
     """One event stream after its greenlet has gone: the socket, the feed, and what is still unsent."""
 
     __slots__ = (
-        "outlets",
-        "sock",
-        "sub",
-        "cursor",
-        "encode",
-        "chunked",
-        "pending",
-        "last_write",
-        "closing",
-        "closed",
-    )
+        "outlets", "sock", "sub", "cursor", "encode", "chunked", "pending", "flusher", "last_write",
+        "closing", "closed",
+    )  # fmt: skip
 
     def __init__(self, outlets: Outlets, sock: Any, body: StreamBody, chunked: bool) -> None:
         # Only what later batches need: the feed itself (its head, its unstarted generator) can go.
         assert body.feed.cursor is not None
         self.outlets, self.sock, self.sub, self.cursor = outlets, sock, body.feed.sub, body.feed.cursor
         self.encode, self.chunked = body.encode, chunked
-        self.pending: bytearray | None = None  # set while the client lags: a flusher greenlet sends it
+        self.pending: bytearray | None = None  # set while the client lags: the flusher greenlet sends it
+        self.flusher: Any = None  # that greenlet; while it runs, it owns the socket (it waits on it)
         self.last_write = outlets.clock()
         self.closing = self.closed = False
 
@@ -84,9 +81,7 @@ class Outlet:
             if self.cursor.done:
                 self.finish()
                 return
-        if (
-            self.sub.ended or self.sub.overflowed
-        ):  # the process drains (or, never expected here, items were lost)
+        if self.sub.ended or self.sub.overflowed:  # the process drains (overflow: never expected here)
             self.finish()
 
     def write(self, data: bytes) -> None:
@@ -101,7 +96,7 @@ class Outlet:
         self.closing = True
         if self.chunked:
             self._send(TERMINATOR)
-        if self.pending is None and not self.closed:
+        if self.pending is None:
             self.close()
 
     def heartbeat(self, now: float, every_s: float) -> None:
@@ -139,7 +134,7 @@ class Outlet:
         self.last_write = self.outlets.clock()
         if sent < len(data):
             self.pending = bytearray(data[sent:])
-            gevent.spawn(self._flush)
+            self.flusher = gevent.spawn(self._flush)
 
     def _flush(self) -> None:
         """A greenlet, only while the client lags: send what waits as the socket takes it."""
@@ -152,23 +147,34 @@ class Outlet:
         except TimeoutError:
             log.warning("event stream cut off: the client took nothing for %.0f s", STALL_S)
             self.close()
-        except OSError:
+        except OSError:  # the client has gone
             self.close()
-        if self.closed:
-            return
-        self.pending = None
-        if self.closing:
-            self.close()
+        else:
+            if not self.closed:
+                self.pending = None  # caught up
+                if self.closing:
+                    self.close()
+        finally:
+            self.flusher = None
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = self.closing = True
-        self.outlets.discard(self)
-        try:
-            self.sock.close()
-        finally:
+        """Release the stream: unsubscribe, and close the socket, at once or (while the flusher waits on it)
+        as soon as the flusher has stopped waiting."""
+        if not self.closed:
+            self.closed = self.closing = True
+            self.outlets.discard(self)
             self.sub.close()
+            self.sub.sink = _discard  # no cycle left between the two: refcounting frees both
+        flusher = self.flusher
+        if flusher is not None and flusher is not gevent.getcurrent():
+            flusher.rawlink(self._released)  # runs once it is dead, even if killed before it ever ran
+            flusher.kill(block=False)
+        else:
+            self.sock.close()
+
+    def _released(self, flusher: Any) -> None:
+        self.flusher = None
+        self.sock.close()
 
 
 class Outlets:

@@ -6,6 +6,8 @@ streams close within a second and their clients reconnect (with Last-Event-ID) t
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import warnings
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import gevent
+import gevent.event
 from gevent.monkey import MonkeyPatchWarning
 from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
@@ -59,20 +62,46 @@ class Turns:
     """One at a time, when the event loop has nothing else ready: the turn of a request that woke with many.
 
     When a job changes, its long polls wake together and its streams' clients reconnect together. Each
-    such request waits for its turn at the few points where it would otherwise run ahead of ready
-    requests: a plain GET (and its Redis replies) goes before the whole burst, between any two of them.
-    gevent's `idle()` alone would release every waiter in the same loop iteration, back to back; the lock
-    releases them one per idle moment.
+    such request (and each new connection, before its request is read) waits for its turn at the few
+    points where it would otherwise run ahead of ready requests: a plain GET on an open connection (and
+    its Redis replies) goes before the whole burst, between any two of them. gevent's `idle()` alone
+    would release every waiter in the same loop iteration, back to back; turns release them one per idle
+    moment. Urgent waiters (a woken long poll, whose latency counts) go before the others.
     """
 
     def __init__(self) -> None:
-        from gevent.lock import Semaphore
+        self._waiting: list[tuple[int, int, Any]] = []  # a heap: (0 urgent | 1, arrival, event)
+        self._arrivals = itertools.count()
+        self._busy = False
 
-        self._one = Semaphore()
-
-    def __call__(self) -> None:
-        with self._one:
+    def __call__(self, urgent: bool = False) -> None:
+        if self._busy or self._waiting:
+            turn = gevent.event.Event()
+            entry = (0 if urgent else 1, next(self._arrivals), turn)
+            heapq.heappush(self._waiting, entry)
+            try:
+                turn.wait()
+            except BaseException:  # killed while waiting: hand the turn on if it had come, else leave
+                if turn.is_set():
+                    self._next()
+                else:
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                raise
+        self._busy = True
+        try:
             yield_to_requests()
+        finally:
+            self._next()
+
+    def _next(self) -> None:
+        if self._waiting:
+            heapq.heappop(self._waiting)[2].set()  # the turn passes on: still busy
+        else:
+            self._busy = False
+
+    def __len__(self) -> int:
+        return len(self._waiting)
 
 
 WAITING_PATHS = ("/stream", "/poll", "/events")  # requests that wait for events (and logs?follow=true)
@@ -86,7 +115,7 @@ def waits(environ: dict[str, Any]) -> bool:
     )
 
 
-def gevent_app(app: Any, wait_turn: Callable[[], None]) -> Any:
+def gevent_app(app: Any, wait_turn: Callable[..., None]) -> Any:
     """The app as the gevent worker serves it.
 
     A request that will wait for events (opening a stream, a long poll) first lets the requests that are
@@ -119,6 +148,7 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
 
     wsgi: Any  # set by gunicorn's load_wsgi
     outlets: Any = None
+    turns: Turns | None = None
     flask_app: Any = None  # self.wsgi wrapped by gevent_app: drain needs the app itself
 
     def load_wsgi(self) -> None:
@@ -131,9 +161,16 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
         if service is None:
             return
         service.hub.pause = yield_to_requests
-        service.wait_turn = Turns()
+        service.wait_turn = self.turns = Turns()
         self.outlets = Outlets(service.heartbeat_s, self.worker_connections, yield_to_requests)
-        self.wsgi = gevent_app(app, service.wait_turn)
+        self.wsgi = gevent_app(app, self.turns)
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """A new connection's request is read in its turn (streams' clients reconnect in herds): requests
+        on open connections go first."""
+        if self.turns is not None:
+            self.turns()
+        super().handle(listener, client, addr)
 
     def is_already_handled(self, respiter: Any) -> bool:
         """A live event stream is taken over by the process's writer (app/api/handoff.py): its greenlet,

@@ -217,15 +217,20 @@ class EventHub:
         self.delivered += len(events) + len(notices)
 
     def _inbox(self, events: list[ChangeEvent], notices: list[LogNotice]) -> dict[Subscription, list[Item]]:
-        """Each subscription's share of a batch, in order."""
+        """Each subscription's share of a batch, in order. The subscriptions to all jobs share one list per
+        queue filter (read only), so a batch costs one pass per filter, not one per dashboard."""
         inbox: dict[Subscription, list[Item]] = {}
         with self._lock:
+            shared: dict[frozenset[str] | None, list[Item]] = {}
+            for sub in self._all:
+                items = shared.get(sub.queues)
+                if items is None:
+                    items = shared[sub.queues] = [e for e in events if sub.wants(e)]
+                if items:
+                    inbox[sub] = items
             for event in events:
                 for sub in self._by_job.get(event.job_id, ()):
                     inbox.setdefault(sub, []).append(event)
-                for sub in self._all:
-                    if sub.wants(event):
-                        inbox.setdefault(sub, []).append(event)
             for notice in notices:
                 for sub in self._by_job.get(notice.job_id, ()):
                     if sub.logs:

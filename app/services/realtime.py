@@ -48,7 +48,7 @@ def _anyone(queue: str) -> bool:
     return True
 
 
-def _no_wait() -> None:
+def _no_wait(urgent: bool = False) -> None:
     pass
 
 
@@ -158,7 +158,7 @@ class RealtimeService:
         self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
         # Lets ready requests go first, where many waiting requests wake together; the gevent server sets
         # one (app/api/serving.py), elsewhere there is nothing to wait for.
-        self.wait_turn: Callable[[], None] = _no_wait
+        self.wait_turn: Callable[..., None] = _no_wait
 
     def _open(
         self, job_id: str, may_see: MaySee, logs: bool = False, first: bool = False
@@ -193,9 +193,9 @@ class RealtimeService:
                 self._wait_for_change(sub, state, current, timeout_s)
                 # Woken with the other watchers of the job: requests that are ready go first, before the
                 # read and again before the answer is rendered (app/api/serving.py: the gevent server).
-                self.wait_turn()
+                self.wait_turn(urgent=True)
                 job = self.jobs.get(job_id)
-                self.wait_turn()
+                self.wait_turn(urgent=True)
                 return job
             return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
         finally:

@@ -115,6 +115,7 @@ def test_a_taken_over_stream_gets_its_head_then_each_batch_as_one_chunk(hub):
     # The final event, the terminating chunk, then the server closes; the subscription is gone.
     assert client.read_all() == chunk(b"id: 4-0\ndata: completed\n\n") + b"0\r\n\r\n"
     assert len(outlets) == 0 and hub.subscriptions == 0
+    assert getattr(feed.sub.sink, "__self__", None) is None  # no outlet <-> subscription cycle left for gc
 
 
 def test_events_that_came_before_the_takeover_go_out_first_in_order(hub):
@@ -206,12 +207,16 @@ def test_a_client_too_far_behind_is_cut_off_and_reconnects(hub, monkeypatch):
     monkeypatch.setattr(handoff, "MAX_PENDING", 50_000)
     outlets = Outlets(heartbeat_s=15, limit=10)
     client, feed = open_stream(hub, outlets, [], closes=False)
+    outlet = next(iter(outlets._open))
     big = "x" * 20_000
     for n in range(2, 200):
         hub.dispatch([ChangeEvent(f"{n}-0", "a", "q1", big, None, None, T0)], [])
         if feed.sub.closed:
             break
     assert feed.sub.closed and len(outlets) == 0
+    assert outlet.flusher is not None  # it still waits on the socket: the socket stays open until it stops
+    gevent.sleep(0.05)
+    assert outlet.flusher is None and outlet.sock.fileno() == -1
 
 
 def test_a_client_that_takes_nothing_is_cut_off_after_the_stall_time(hub, monkeypatch):
@@ -222,8 +227,9 @@ def test_a_client_that_takes_nothing_is_cut_off_after_the_stall_time(hub, monkey
     while not next(iter(outlets._open)).pending:
         hub.dispatch([ChangeEvent(f"{n}-0", "a", "q1", "x" * 20_000, None, None, T0)], [])
         n += 1
+    outlet = next(iter(outlets._open))
     gevent.sleep(0.5)
-    assert feed.sub.closed and len(outlets) == 0
+    assert feed.sub.closed and len(outlets) == 0 and outlet.sock.fileno() == -1
 
 
 def test_draining_ends_taken_over_streams_with_the_terminating_chunk(hub):

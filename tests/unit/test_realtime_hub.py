@@ -186,13 +186,14 @@ def test_poll_wakes_on_a_status_change(service, jobs):
 
 def test_a_woken_poll_waits_its_turn_before_its_read_and_before_its_answer(service, jobs):
     turns: list[str] = []
-    service.wait_turn = lambda: turns.append("turn")
+    service.wait_turn = lambda urgent=False: turns.append("urgent" if urgent else "turn")
     job, _ = jobs.submit(JobSpec(task="demo.noop"))
     service.poll(job.id, 30, JobStatus.RUNNING)  # answers at once: the opening waited (read, answer)
     assert turns == ["turn"] * 2
     later(0.2, lambda: jobs.cancel(job.id))
     service.poll(job.id, 30, JobStatus.PENDING)
-    assert turns == ["turn"] * 6  # opening (read, answer), then woken: before the read and the answer
+    # opening (before the read, after it), then woken: before the read and the answer, ahead of others
+    assert turns == ["turn"] * 4 + ["urgent"] * 2
 
 
 def test_poll_of_a_job_deleted_meanwhile_is_not_found(service, jobs):

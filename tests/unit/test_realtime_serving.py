@@ -178,3 +178,27 @@ def test_turns_go_one_at_a_time_and_after_ready_requests():
         "burst 2",
         "request ready after burst 2",
     ]
+    assert len(turns) == 0 and not turns._busy
+
+
+def test_urgent_turns_go_first_and_a_waiter_killed_passes_nothing_on():
+    import gevent
+
+    from app.api.serving import Turns
+
+    turns, order = Turns(), []
+
+    def waiter(name: str, urgent: bool) -> None:
+        turns(urgent=urgent)
+        order.append(name)
+
+    first = gevent.spawn(waiter, "first", False)
+    gevent.sleep(0)  # it has the turn, waiting for the loop to be idle
+    others = [gevent.spawn(waiter, "stream", False), gevent.spawn(waiter, "killed", False)]
+    others.append(gevent.spawn(waiter, "poll", True))
+    gevent.sleep(0)
+    assert len(turns) == 3
+    others[1].kill()
+    gevent.joinall([first, *others])
+    assert order == ["first", "poll", "stream"]
+    assert len(turns) == 0 and not turns._busy
