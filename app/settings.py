@@ -230,7 +230,8 @@ class Settings:
         "JOBLINE_API_CONNECTIONS",
         4000,
         _ints(10, 100000),
-        "most open client connections per API process (long polls and event streams included)",
+        "most open client connections per API process, long polls and event streams included"
+        " (gevent: as many streams again once taken over by the writer)",
     )
     redis_pool: int = _env(
         "JOBLINE_REDIS_POOL",

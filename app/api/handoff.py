@@ -190,7 +190,6 @@ class Outlets:
         self.heartbeat_s, self.limit, self.pause, self.clock = heartbeat_s, limit, pause, clock
         self._open: set[Outlet] = set()
         self._beating: Any = None
-        self.adopted = 0
 
     def __len__(self) -> int:
         return len(self._open)
@@ -216,7 +215,6 @@ class Outlets:
         raw.setblocking(False)
         outlet = Outlet(self, raw, body, resp.chunked)
         self._open.add(outlet)
-        self.adopted += 1
         items = feed.sub.attach(outlet.deliver)
         outlet.deliver(items)  # what came since the feed was read; finishes at once if the process drains
         if self._beating is None:
@@ -225,10 +223,6 @@ class Outlets:
 
     def discard(self, outlet: Outlet) -> None:
         self._open.discard(outlet)
-
-    def close_all(self) -> None:
-        for outlet in list(self._open):
-            outlet.finish()
 
     def _beat(self) -> None:
         while True:

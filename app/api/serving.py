@@ -24,6 +24,9 @@ from app.api.sse import StreamBody
 
 # Longest a fan-out waits for ready requests between two groups of stream wake-ups.
 PAUSE_MAX_S = 0.01
+# A woken long poll's turn waits for an idle loop at most this long: its latency counts, a stream's opening
+# does not (interleaved A/B, docs/benchmarks.md: long-poll p99 38.5 / 33.4 ms with 10 ms, 28.3 / 30.3 with 2).
+URGENT_PAUSE_MAX_S = 0.002
 
 
 def realtime_service(app: Any) -> Any:
@@ -47,14 +50,14 @@ def drain(app: Any) -> None:
         hub.drain()
 
 
-def yield_to_requests() -> None:
+def yield_to_requests(max_s: float = PAUSE_MAX_S) -> None:
     """Let the requests that are ready run first (until the event loop is idle), for at most PAUSE_MAX_S.
 
     An event goes to every stream watching it; woken all at once, a hundred streams would run back to back
     ahead of a plain GET that arrived meanwhile (and ahead of that GET's Redis replies). Between groups of
     wake-ups the hub waits here, so ready requests go first and the fan-out takes the idle time.
     """
-    with gevent.Timeout(PAUSE_MAX_S, False):
+    with gevent.Timeout(max_s, False):
         gevent.idle()
 
 
@@ -66,7 +69,8 @@ class Turns:
     points where it would otherwise run ahead of ready requests: a plain GET on an open connection (and
     its Redis replies) goes before the whole burst, between any two of them. gevent's `idle()` alone
     would release every waiter in the same loop iteration, back to back; turns release them one per idle
-    moment. Urgent waiters (a woken long poll, whose latency counts) go before the others.
+    moment. Urgent waiters (a woken long poll, whose latency counts) go before the others and wait for an
+    idle loop at most URGENT_PAUSE_MAX_S.
     """
 
     def __init__(self) -> None:
@@ -90,7 +94,7 @@ class Turns:
                 raise
         self._busy = True
         try:
-            yield_to_requests()
+            yield_to_requests(URGENT_PAUSE_MAX_S if urgent else PAUSE_MAX_S)
         finally:
             self._next()
 

@@ -202,3 +202,15 @@ def test_urgent_turns_go_first_and_a_waiter_killed_passes_nothing_on():
     gevent.joinall([first, *others])
     assert order == ["first", "poll", "stream"]
     assert len(turns) == 0 and not turns._busy
+
+
+def test_an_urgent_turn_waits_for_an_idle_loop_less_long(monkeypatch):
+    from app.api import serving
+
+    waited: list[float] = []
+    monkeypatch.setattr(serving, "yield_to_requests", waited.append)
+    turns = serving.Turns()
+    turns()
+    turns(urgent=True)
+    assert waited == [serving.PAUSE_MAX_S, serving.URGENT_PAUSE_MAX_S]
+    assert serving.URGENT_PAUSE_MAX_S < serving.PAUSE_MAX_S
