@@ -335,8 +335,10 @@ def main() -> int:
     parser.add_argument("--dashboards", type=int, default=100, help="of which on /events")
     parser.add_argument("--polls", type=int, default=200, help="long-poll clients")
     parser.add_argument("--seconds", type=float, default=60, help="measured loaded phase")
-    parser.add_argument("--unloaded-seconds", type=float, default=30, help="measured unloaded phase")
-    parser.add_argument("--jobs", type=int, default=400, help="demo.progress jobs queued at start")
+    parser.add_argument(
+        "--unloaded-seconds", type=float, default=60, help="measured unloaded phase (as many GETs as loaded)"
+    )
+    parser.add_argument("--jobs", type=int, default=500, help="demo.progress jobs queued at start")
     parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
     parser.add_argument("--log-dir", help="keep the API's log (and Redis's files) here")
     parser.add_argument(

@@ -51,7 +51,7 @@ def drain(app: Any) -> None:
 
 
 def yield_to_requests(max_s: float = PAUSE_MAX_S) -> None:
-    """Let the requests that are ready run first (until the event loop is idle), for at most PAUSE_MAX_S.
+    """Let the requests that are ready run first (until the event loop is idle), for at most `max_s`.
 
     An event goes to every stream watching it; woken all at once, a hundred streams would run back to back
     ahead of a plain GET that arrived meanwhile (and ahead of that GET's Redis replies). Between groups of
@@ -122,10 +122,10 @@ def waits(environ: dict[str, Any]) -> bool:
 def gevent_app(app: Any, wait_turn: Callable[..., None]) -> Any:
     """The app as the gevent worker serves it.
 
-    A request that will wait for events (opening a stream, a long poll) first lets the requests that are
-    ready run (at most PAUSE_MAX_S): when a job ends, its watchers reconnect in a burst, and a plain GET
-    should not queue behind them. An event stream's body learns the request's environ, start_response and
-    start time, which the worker needs to take the stream over.
+    A request that will wait for events (opening a stream, a long poll) first waits for its turn (Turns):
+    when a job ends, its watchers reconnect in a burst, and a plain GET should not queue behind them. An
+    event stream's body learns the request's environ, start_response and start time, which the worker
+    needs to take the stream over.
     """
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
