@@ -1,12 +1,12 @@
 """Event streams taken over from their request greenlet: the gevent server's writer sends them.
 
 A waiting event stream used to hold a greenlet with its stacks, gunicorn's request objects and a timer:
-about 25 KB per open stream (docs/benchmarks.md), 50 MB for 2,000 of them. Here, once the app has answered
+about 26 KB per open stream (docs/benchmarks.md), 50 MB for 2,000 of them. Here, once the app has answered
 with a live change feed, the gevent worker (app/api/serving.py) sends the response head, the preamble and
 the feed's head from the request's greenlet as usual, then gives the socket to the process's `Outlets`. The
 greenlet ends. From then on the event hub's reader hands each batch straight to the stream's `Outlet`
 (the subscription's `sink`), which renders it and sends it with one non-blocking send: no wake-up, no
-greenlet switch, about 1 KB per open stream.
+greenlet switch, 3-4 KB per open stream (`python -m bench.stream_memory`).
 
 What a greenlet used to do for a stream, an outlet does too:
 - heartbeats: every quarter of the heartbeat interval one greenlet visits the outlets and sends a keep-alive
@@ -53,7 +53,8 @@ def _discard(items: list[Any]) -> None:
 
 
 class Outlet:
-    """One event stream after its greenlet has gone: the socket, the feed, and what is still unsent."""
+    """One event stream after its greenlet has gone: the socket, the subscription and cursor of its feed, and
+    what is still unsent."""
 
     __slots__ = (
         "outlets", "sock", "sub", "cursor", "encode", "chunked", "pending", "flusher", "last_write",
