@@ -82,7 +82,9 @@ class Outlet:
             if self.cursor.done:
                 self.finish()
                 return
-        if self.sub.ended or self.sub.overflowed:  # the process drains (overflow: never expected here)
+        if (
+            self.sub.ended or self.sub.overflowed
+        ):  # the process drains, or the inbox overflowed before takeover
             self.finish()
 
     def write(self, data: bytes) -> None:
@@ -100,9 +102,9 @@ class Outlet:
         if self.pending is None:
             self.close()
 
-    def heartbeat(self, now: float, every_s: float) -> None:
-        """A keep-alive comment after `every_s` without a write, unless the client has gone."""
-        if self.closing or self.pending is not None or now - self.last_write < every_s:
+    def heartbeat(self, now: float) -> None:
+        """A keep-alive comment after a heartbeat interval without a write, unless the client has gone."""
+        if self.closing or self.pending is not None or now - self.last_write < self.outlets.heartbeat_s:
             return
         try:
             if self.sock.recv(1, _socket.MSG_PEEK) == b"":
@@ -239,4 +241,4 @@ class Outlets:
         for n, outlet in enumerate(list(self._open)):
             if n and n % BEAT_SLICE == 0:
                 self.pause()
-            outlet.heartbeat(now, self.heartbeat_s)
+            outlet.heartbeat(now)

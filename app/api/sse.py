@@ -37,15 +37,17 @@ class StreamBody:
     and the feed's head itself, then delivers each later batch with `encode`, without a greenlet.
     """
 
-    __slots__ = ("_items", "close", "feed", "encode", "server")
+    __slots__ = ("_items", "feed", "encode", "server")
 
     def __init__(self, items: Iterator[bytes], feed: Feed, encode: Callable[[Any], bytes]) -> None:
-        self._items, self.close = items, feed.close
-        self.feed, self.encode = feed, encode
+        self._items, self.feed, self.encode = items, feed, encode
         self.server: Any = None  # what the server needs to take the stream over, set by its middleware
 
     def __iter__(self) -> Iterator[bytes]:
         return self._items
+
+    def close(self) -> None:
+        self.feed.close()
 
 
 def encoder(render: Render) -> Callable[[Any], bytes]:

@@ -64,12 +64,9 @@ class Subscription:
     def wants(self, event: ChangeEvent) -> bool:
         return self.queues is None or event.queue in self.queues
 
-    def push(self, item: Item) -> None:
-        """Called by the reader thread; never blocks (a full inbox drops its oldest item)."""
-        self.push_all([item])
-
     def push_all(self, items: list[Item]) -> None:
-        """Several items, one wake-up (the consumer takes them together)."""
+        """Called by the reader thread; never blocks (a full inbox drops its oldest item). Several items,
+        one wake-up (the consumer takes them together)."""
         if self.sink is not None:
             self.sink(items)
             return
@@ -197,7 +194,7 @@ class EventHub:
     # --- fan-out ---------------------------------------------------------------------------------------
     def dispatch(self, events: list[ChangeEvent], notices: list[LogNotice]) -> None:
         """Hand entries read from Redis to the subscriptions that want them, in order, each subscription
-        woken once per batch; `pause()` runs between groups of `wake_group` wake-ups."""
+        woken once per batch; `pause()` runs after `wake_group` wake-ups or `sink_budget_s` of sending."""
         inbox = self._inbox(events, notices)
         # Long polls first: each still reads the job and answers, so its round trip overlaps the fan-out.
         # Streams a server's writer has taken over (a `sink`) get their bytes sent right here, which costs

@@ -194,10 +194,10 @@ class RealtimeService:
                 # Woken with the other watchers of the job: requests that are ready go first, before the
                 # read and again before the answer is rendered (app/api/serving.py: the gevent server).
                 self.wait_turn(urgent=True)
-                job = self.jobs.get(job_id)
+                job = self.jobs.get(job_id)  # NotFoundError when the change was its deletion
                 self.wait_turn(urgent=True)
                 return job
-            return self.jobs.get(job_id)  # NotFoundError when the change was its deletion
+            return self.jobs.get(job_id)
         finally:
             sub.close()
 
