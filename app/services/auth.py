@@ -7,7 +7,7 @@ import hmac
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from app.services.tokens import BAD_TOKEN, TokenService, is_api_token
 from app.services.users import ADMIN_LOGIN, UserService
 from app.settings import Settings
 from app.store.ratelimit import RateCounters
+from app.store.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
@@ -117,13 +118,16 @@ class AuthService:
             raise UnauthorizedError(BAD_TOKEN)
         return claims
 
-    def principal_for(self, token: str) -> Principal:
-        """The principal a bearer token stands for; UnauthorizedError when bad, expired or revoked."""
+    def principal_for(self, token: str, riders: Sequence[ReadAhead[Any]] = ()) -> Principal:
+        """The principal a bearer token stands for; UnauthorizedError when bad, expired or revoked.
+
+        `riders` (the request's own first read) go in the lookup's round trip; they are only read when
+        the token's signature and expiry are good."""
         if is_api_token(token):
-            return self.tokens.resolve(token)
+            return self.tokens.resolve(token, riders)
         claims = self._claims(token)
         self.users.ensure_bootstrapped()  # a changed admin password must revoke before the first check
-        user, logged_out = self.users.store.find_session(claims.sub, claims.jti)
+        user, logged_out = self.users.store.find_session(claims.sub, claims.jti, riders)
         if user is None or user.disabled or logged_out or not hmac.compare_digest(user.stamp, claims.stamp):
             raise UnauthorizedError(BAD_TOKEN)
         return Principal(user.login, user.role, kind="user", key=f"user:{user.login}")

@@ -15,6 +15,7 @@ from app.errors import ConflictError, InvalidError, NotFoundError
 from app.models import Job, JobFilter, JobPage, JobSpec
 from app.settings import QUEUE_NAME_RE
 from app.store.jobs import JobStore
+from app.store.readahead import ReadAhead
 from app.tasks.registry import TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,19 @@ class JobService:
             log.info("job %s submitted: task=%s queue=%s", job.id, job.task, job.queue)
         return job, outcome.outcome == "created"
 
-    def get(self, job_id: str) -> Job:
-        job = self.store.find(job_id) if valid_id(job_id) else None
+    def get(self, job_id: str, ahead: ReadAhead[Job | None] | None = None) -> Job:
+        """The job; NotFoundError. `ahead` is its read done already (see `read_ahead`), if it was."""
+        if ahead is not None and ahead.done:
+            job = ahead.value
+        else:
+            job = self.store.find(job_id) if valid_id(job_id) else None
         if job is None:
             raise NotFoundError("Job not found")
         return job
+
+    def read_ahead(self, job_id: str) -> ReadAhead[Job | None] | None:
+        """The job's read, to ride in another round trip (the auth lookup's); None for an invalid id."""
+        return self.store.read_ahead(job_id) if valid_id(job_id) else None
 
     def list(self, f: JobFilter, limit: int, page: int | None = None, cursor: str | None = None) -> JobPage:
         return self.list_and_read(f, limit, page, cursor, [])[0]

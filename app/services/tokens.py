@@ -7,12 +7,14 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from app.errors import ConflictError, InvalidError, NotFoundError, UnauthorizedError
 from app.models import ROLES, ApiToken, Principal
 from app.settings import QUEUE_NAME_RE
+from app.store.readahead import ReadAhead
 from app.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -94,10 +96,12 @@ class TokenService:
         self.store.delete(token)
         log.info("API token %s (%r) revoked", token.id, token.name)
 
-    def resolve(self, raw: str) -> Principal:
-        """The principal of a presented API token; UnauthorizedError when unknown, malformed or revoked."""
+    def resolve(self, raw: str, riders: Sequence[ReadAhead[Any]] = ()) -> Principal:
+        """The principal of a presented API token; UnauthorizedError when unknown, malformed or revoked.
+
+        `riders` are read in the same round trip as the token (when it is well-formed)."""
         match = TOKEN_RE.match(raw)
-        token = self.store.find(match.group(1)) if match else None
+        token = self.store.find(match.group(1), riders) if match else None
         presented = hash_secret(raw)
         stored = token.secret_hash if token is not None else "0" * 64
         if not hmac.compare_digest(presented, stored) or token is None:

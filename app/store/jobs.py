@@ -13,6 +13,7 @@ from app.errors import InvalidError
 from app.models import Job, JobFilter, JobSpec
 from app.store.codec import decode_job, encode_data, spec_fields
 from app.store.listing import decode_cursor, encode_cursor, page_request, plan_listing
+from app.store.readahead import ReadAhead
 from app.store.scripts import Scripts
 
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -80,6 +81,11 @@ class JobStore:
     def find(self, job_id: str) -> Job | None:
         raw: dict[bytes, bytes] = self.redis.hgetall(keys.job(job_id))  # type: ignore[assignment]
         return decode_job(job_id, raw) if raw else None
+
+    def read_ahead(self, job_id: str) -> ReadAhead[Job | None]:
+        """`find`, as a read that rides in another pipeline (app/store/readahead.py)."""
+        key = keys.job(job_id)
+        return ReadAhead(lambda pipe: pipe.hgetall(key), lambda raw: decode_job(job_id, raw) if raw else None)
 
     def find_many(self, job_ids: list[str]) -> list[Job | None]:
         pipe = self.redis.pipeline(transaction=False)

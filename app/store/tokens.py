@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import Redis
 
 from app import keys
 from app.models import ApiToken
+from app.store.readahead import ReadAhead, run_with
 
 
 def _text(h: dict[bytes, bytes], name: str) -> str:
@@ -66,8 +69,11 @@ class TokenStore:
         self.redis.hset(keys.token(token.id), mapping=encode_token(token))  # type: ignore[arg-type]
         return True
 
-    def find(self, token_id: str) -> ApiToken | None:
-        raw: dict[bytes, bytes] = self.redis.hgetall(keys.token(token_id))  # type: ignore[assignment]
+    def find(self, token_id: str, riders: Sequence[ReadAhead[Any]] = ()) -> ApiToken | None:
+        """The token; `riders` go in the same round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.token(token_id))
+        (raw,) = run_with(pipe, riders)
         return decode_token(raw) if raw else None
 
     def list(self) -> list[ApiToken]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from redis.client import Pipeline
 
 from app import keys
 from app.models import User
+from app.store.readahead import ReadAhead, run_with
 
 
 def _text(h: dict[bytes, bytes], name: str) -> str:
@@ -81,12 +82,14 @@ class UserStore:
         raw: dict[bytes, bytes] = self.redis.hgetall(keys.user(login))  # type: ignore[assignment]
         return decode_user(raw) if raw else None
 
-    def find_session(self, login: str, jti: str) -> tuple[User | None, bool]:
-        """(the user, whether the login token `jti` was logged out): one round trip."""
+    def find_session(
+        self, login: str, jti: str, riders: Sequence[ReadAhead[Any]] = ()
+    ) -> tuple[User | None, bool]:
+        """(the user, whether the login token `jti` was logged out): one round trip, `riders` in it."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.user(login))
         pipe.exists(keys.revoked(jti))
-        raw, revoked = pipe.execute()
+        raw, revoked = run_with(pipe, riders)
         return (decode_user(raw) if raw else None), bool(revoked)
 
     def list(self) -> list[User]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from app.api.auth import ahead, read_ahead
 from app.api.context import load_body, load_query, principal, services
 from app.api.schemas.jobs import (
     DeleteJobQuery,
@@ -48,7 +49,7 @@ def dump_page(page: JobPage) -> dict[str, Any]:
 
 def visible_job(job_id: str) -> Job:
     """The job, or 404 when it does not exist or the caller's token is scoped to other queues."""
-    job = services().jobs.get(job_id)
+    job = services().jobs.get(job_id, ahead())
     if not principal().may_see_queue(job.queue):
         raise NotFoundError("Job not found")
     return job
@@ -125,6 +126,9 @@ def scoped_filter(f: JobFilter) -> JobFilter:
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     return jsonify(dump_job(visible_job(job_id)))
+
+
+read_ahead("jobs.get_job", lambda job_id: services().jobs.read_ahead(job_id))
 
 
 @bp.delete("/<job_id>")

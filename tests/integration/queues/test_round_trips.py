@@ -73,3 +73,20 @@ def test_the_reads_script_answers_from_one_moment_and_refuses_anything_but_cheap
         with pytest.raises(ResponseError, match="reads.lua"):
             store.read([bad])
     assert real_redis.exists("h")
+
+
+def test_a_job_is_read_in_the_auth_checks_round_trip(real_settings, real_redis):
+    """GET /jobs/{id}: the job rides in the session (or API token) lookup; a refused caller gets no job."""
+    pool = ConnectionPool.from_url(real_settings.redis_url, connection_class=Counting)
+    http = create_app(real_settings, Redis(connection_pool=pool)).test_client()
+    admin = login(http)
+    job_id = http.post("/api/v1/jobs", json={"task": "demo.noop"}, headers=admin).get_json()["id"]
+    token = http.post("/api/v1/tokens", json={"name": "dash", "role": "viewer"}, headers=admin).get_json()
+    logged_out = login(http)
+    assert http.post("/api/v1/auth/logout", headers=logged_out).status_code == 204
+    callers = [(admin, 200), ({"Authorization": f"Bearer {token['token']}"}, 200), (logged_out, 401)]
+    for headers, status in callers:
+        Counting.sends = 0
+        reply = http.get(f"/api/v1/jobs/{job_id}", headers=headers)
+        assert reply.status_code == status and Counting.sends == 1
+        assert (job_id in reply.get_data(as_text=True)) == (status == 200)
