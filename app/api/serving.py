@@ -21,6 +21,7 @@ from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
 from app.api.sse import StreamBody
+from app.store.connection import non_yielding_checks
 
 # Longest a fan-out waits for ready requests between two groups of stream wake-ups.
 PAUSE_MAX_S = 0.01
@@ -149,6 +150,7 @@ class JoblineGeventWorker(GeventWorker):  # type: ignore[misc]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MonkeyPatchWarning)
             super().patch()
+        non_yielding_checks()  # one wait per Redis command instead of two (app/store/connection.py)
 
     wsgi: Any  # set by gunicorn's load_wsgi
     outlets: Any = None

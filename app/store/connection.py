@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,6 +62,36 @@ def connect(
     client = Redis(connection_pool=pool)  # the pool's retry policy applies (none)
     client.auto_close_connection_pool = True
     return client
+
+
+def non_yielding_checks() -> bool:
+    """Under gevent, let redis-py check a pooled connection with the system's poll(0), which never waits.
+
+    Before each command redis-py's pool checks that the connection it hands out holds no stray data (a
+    dirty or closed one is reopened). gevent's patched `select.poll` parks the greenlet until the event
+    loop's next turn even for a zero timeout: every command would wait once more behind all other ready
+    work before it is even sent, and pay for the watchers and the timer. The check cannot block, so the
+    unpatched poll does it; checks that may wait (a timeout) keep gevent's. True when applied: redis-py's
+    hiredis parser has the hook this relies on (redis-py 8), and it was not applied already.
+    """
+    from gevent import monkey
+    from redis._parsers import hiredis
+
+    check = getattr(hiredis, "_socket_can_read", None)
+    if check is None or getattr(check, "non_yielding", False):
+        return False
+    system_poll = monkey.get_original("select", "poll")
+
+    def can_read(sock: Any, timeout: float | None) -> bool:
+        if timeout != 0 or (hasattr(sock, "pending") and sock.pending()):
+            return bool(check(sock, timeout))  # a wait, or TLS bytes already decrypted: as redis-py does
+        poller = system_poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+    can_read.non_yielding = True  # type: ignore[attr-defined]
+    hiredis._socket_can_read = can_read
+    return True
 
 
 def redact_url(url: str) -> str:
