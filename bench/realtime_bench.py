@@ -235,9 +235,12 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     await asyncio.sleep(3)  # settle
     pid = worker_pid(stack.api.pid)
     before, cpu_before, rss = redis_stats(stack.client), cpu_s(pid), []
-    cpu_pids = {"bench_client": os.getpid(), "redis": stack.redis.process.pid}
-    cpu_pids |= {f"worker_{i}": w.pid for i, w in enumerate(stack.workers)}
-    cpu_start = {name: tree_cpu_s(p) for name, p in cpu_pids.items()}
+    # the clients' own process only: its tree would hold everything the Stack started (API included)
+    cpu_of: dict[str, Any] = {"bench_client": lambda: cpu_s(os.getpid())}
+    cpu_of["redis"] = lambda: tree_cpu_s(stack.redis.process.pid)
+    for i, w in enumerate(stack.workers):
+        cpu_of[f"worker_{i}"] = lambda pid=w.pid: tree_cpu_s(pid)  # with its jobs' processes
+    cpu_start = {name: read() for name, read in cpu_of.items()}
     load_start = os.getloadavg()[0]
     sampler = sample_gets(port, token, jobs.ids[0], args.seconds, args.server_cpus)
     rec.measuring = True
@@ -254,9 +257,7 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         clients_seen.append(redis_stats(stack.client)["clients"])
     rec.measuring = False
     after, cpu_after = redis_stats(stack.client), cpu_s(pid)
-    cpu_other = {
-        n: round(100 * (tree_cpu_s(p) - cpu_start[n]) / args.seconds, 1) for n, p in cpu_pids.items()
-    }
+    cpu_other = {n: round(100 * (read() - cpu_start[n]) / args.seconds, 1) for n, read in cpu_of.items()}
     gets = sampler.result_pipe.recv()  # type: ignore[attr-defined]
     sampler.join()
     stop.set()
