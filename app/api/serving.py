@@ -79,7 +79,9 @@ class Turns:
         self._arrivals = itertools.count()
         self._busy = False
 
-    def __call__(self, urgent: bool = False) -> None:
+    def __call__(self, urgent: bool = False, then: Callable[[], Any] | None = None) -> Any:
+        """Wait for the turn and an idle loop; then run `then` (if given) still holding it, and return its
+        result: a woken long poll reads its job in one turn instead of queueing again after the read."""
         if self._busy or self._waiting:
             turn = gevent.event.Event()
             entry = (0 if urgent else 1, next(self._arrivals), turn)
@@ -96,6 +98,7 @@ class Turns:
         self._busy = True
         try:
             yield_to_requests(URGENT_PAUSE_MAX_S if urgent else PAUSE_MAX_S)
+            return then() if then is not None else None
         finally:
             self._next()
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from app.errors import NotFoundError
 from app.models import ChangeEvent, Job, JobStatus, LogChunk, LogLine
@@ -48,8 +48,8 @@ def _anyone(queue: str) -> bool:
     return True
 
 
-def _no_wait(urgent: bool = False) -> None:
-    pass
+def _no_wait(urgent: bool = False, then: Callable[[], Any] | None = None) -> Any:
+    return then() if then is not None else None
 
 
 class Cursor:
@@ -191,12 +191,10 @@ class RealtimeService:
         try:
             if current is not None and state.status == current:
                 self._wait_for_change(sub, state, current, timeout_s)
-                # Woken with the other watchers of the job: requests that are ready go first, before the
-                # read and again before the answer is rendered (app/api/serving.py: the gevent server).
-                self.wait_turn(urgent=True)
-                job = self.jobs.get(job_id)  # NotFoundError when the change was its deletion
-                self.wait_turn(urgent=True)
-                return job
+                # Woken with the other watchers of the job: requests that are ready go first, then it reads
+                # the job in the same turn (app/api/serving.py: the gevent server) and answers.
+                # NotFoundError when the change was its deletion.
+                return cast(Job, self.wait_turn(urgent=True, then=lambda: self.jobs.get(job_id)))
             return self.jobs.get(job_id)
         finally:
             sub.close()

@@ -204,6 +204,24 @@ def test_urgent_turns_go_first_and_a_waiter_killed_passes_nothing_on():
     assert len(turns) == 0 and not turns._busy
 
 
+def test_a_turn_is_held_while_what_it_was_taken_for_runs():
+    import gevent
+
+    from app.api.serving import Turns
+
+    turns, order = Turns(), []
+
+    def read() -> str:
+        gevent.spawn(lambda: (turns(), order.append("other")))
+        gevent.sleep(0.01)  # a Redis round trip: the other request's turn waits for it
+        order.append("read")
+        return "job"
+
+    assert turns(urgent=True, then=read) == "job"
+    gevent.sleep(0.05)
+    assert order == ["read", "other"] and not turns._busy
+
+
 def test_an_urgent_turn_waits_for_an_idle_loop_less_long(monkeypatch):
     from app.api import serving
 
