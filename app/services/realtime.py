@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, cast
+from typing import Any
 
 from app.errors import NotFoundError
 from app.models import ChangeEvent, Job, JobStatus, LogChunk, LogLine
@@ -158,7 +158,7 @@ class RealtimeService:
         self.heartbeat_s, self.clock, self.log_batch = heartbeat_s, clock, log_batch
         # Lets ready requests go first, where many waiting requests wake together; the gevent server sets
         # one (app/api/serving.py), elsewhere there is nothing to wait for.
-        self.wait_turn: Callable[..., None] = _no_wait
+        self.wait_turn: Callable[..., Any] = _no_wait  # returns what its `then` returns
 
     def _open(
         self, job_id: str, may_see: MaySee, logs: bool = False, first: bool = False
@@ -194,7 +194,8 @@ class RealtimeService:
                 # Woken with the other watchers of the job: requests that are ready go first, then it reads
                 # the job in the same turn (app/api/serving.py: the gevent server) and answers.
                 # NotFoundError when the change was its deletion.
-                return cast(Job, self.wait_turn(urgent=True, then=lambda: self.jobs.get(job_id)))
+                job: Job = self.wait_turn(urgent=True, then=lambda: self.jobs.get(job_id))
+                return job
             return self.jobs.get(job_id)
         finally:
             sub.close()
