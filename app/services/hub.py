@@ -8,6 +8,9 @@ that want it. Redis sees one blocked reader per process however many clients wai
 A batch read from Redis wakes each subscription once, with all its entries (a stream writes them in one
 go), and the wake-ups go out in small groups with a `pause` between them, in which the gevent server lets
 ready requests run first: a fan-out to a hundred streams does not hold up a plain GET for its duration.
+The pauses of one batch wait `pause_budget_s` in all; after that each lets ready requests in for at most
+PAUSE_FLOOR_S. The next batch is read only once this one is out, so an unbounded fan-out would delay the
+next change for everyone (traced: 4 pauses of up to 10 ms each, fan-out p99 18 ms, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ log = logging.getLogger(__name__)
 Item = ChangeEvent | LogNotice
 
 
-def _no_pause() -> None:
+PAUSE_FLOOR_S = 0.0005  # the longest a pause waits once its batch's pause budget is spent
+
+
+def _no_pause(max_s: float) -> None:
     pass
 
 
@@ -123,13 +129,15 @@ class EventHub:
         retry_s: float = 1.0,
         wake_group: int = 4,
         sink_budget_s: float = 0.0005,
+        pause_budget_s: float = 0.004,
     ) -> None:
         self.store = store
         self.block_ms, self.batch, self.capacity, self.retry_s = block_ms, batch, capacity, retry_s
-        self.wake_group, self.sink_budget_s = wake_group, sink_budget_s
-        # Called between two groups of wake-ups; the gevent server sets one that waits for pending requests
-        # (app/api/serving.py), so a fan-out to thousands of streams never holds up a plain GET for long.
-        self.pause: Callable[[], None] = _no_pause
+        self.wake_group, self.sink_budget_s, self.pause_budget_s = wake_group, sink_budget_s, pause_budget_s
+        # Called between two groups of wake-ups with the longest it may wait; the gevent server sets one that
+        # waits for ready requests (app/api/serving.py), so a fan-out to thousands of streams never holds up
+        # a plain GET for long, nor the next change for long.
+        self.pause: Callable[[float], None] = _no_pause
         self._lock = threading.Lock()
         self._by_job: dict[str, set[Subscription]] = {}
         self._all: set[Subscription] = set()
@@ -194,17 +202,20 @@ class EventHub:
     # --- fan-out ---------------------------------------------------------------------------------------
     def dispatch(self, events: list[ChangeEvent], notices: list[LogNotice]) -> None:
         """Hand entries read from Redis to the subscriptions that want them, in order, each subscription
-        woken once per batch; `pause()` runs after `wake_group` wake-ups or `sink_budget_s` of sending."""
+        woken once per batch; `pause(max_s)` runs after `wake_group` wake-ups or `sink_budget_s` of sending,
+        and may wait `pause_budget_s` in all per batch (then PAUSE_FLOOR_S each time)."""
         inbox = self._inbox(events, notices)
         # Long polls first: each still reads the job and answers, so its round trip overlaps the fan-out.
         # Streams a server's writer has taken over (a `sink`) get their bytes sent right here, which costs
         # far less than a wake-up; they count against a time budget instead of the group size.
         order = sorted(inbox.items(), key=lambda pair: not pair[0].first)
-        woken, since = 0, time.perf_counter()
+        woken, since, left = 0, time.perf_counter(), self.pause_budget_s
         for n, (sub, items) in enumerate(order):
             if n and (woken >= self.wake_group or time.perf_counter() - since >= self.sink_budget_s):
-                self.pause()
+                paused = time.perf_counter()
+                self.pause(max(PAUSE_FLOOR_S, left))
                 woken, since = 0, time.perf_counter()
+                left -= since - paused
             if sub.sink is None:
                 woken += 1
             try:

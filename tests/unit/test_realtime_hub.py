@@ -11,7 +11,7 @@ import pytest
 
 from app.errors import NotFoundError
 from app.models import ChangeEvent, JobSpec, JobStatus
-from app.services.hub import EventHub, Subscription
+from app.services.hub import PAUSE_FLOOR_S, EventHub, Subscription
 from app.services.realtime import HEARTBEAT, Burst, RealtimeService, Reset
 from app.services.wiring import build_job_service
 from app.store.events import EventStore, LogNotice
@@ -120,7 +120,7 @@ def test_a_fan_out_pauses_between_groups_of_wake_ups(hub):
     hub.wake_group = 2
     subs = [hub.subscribe_all() for _ in range(5)]
     log: list[str] = []
-    hub.pause = lambda: log.append(f"pause after {sum(1 for s in subs if s._items)}")
+    hub.pause = lambda max_s: log.append(f"pause after {sum(1 for s in subs if s._items)}")
     hub.dispatch([event("a")], [])
     assert log == ["pause after 2", "pause after 4"]  # 5 wake-ups in groups of 2: two pauses, none at the end
     assert all(len(s.take(0)) == 1 for s in subs)
@@ -130,7 +130,7 @@ def test_sends_to_streams_taken_over_pause_by_time_not_by_count(hub):
     got: list[str] = []
     for n in range(5):
         hub.subscribe_all().attach(lambda items, n=n: got.append(f"sent {n}"))
-    hub.pause = lambda: got.append("pause")
+    hub.pause = lambda max_s: got.append("pause")
     hub.sink_budget_s = 3600  # within the budget: no pause, however many
     hub.dispatch([event("a")], [])
     assert sorted(got) == [f"sent {n}" for n in range(5)]
@@ -138,6 +138,30 @@ def test_sends_to_streams_taken_over_pause_by_time_not_by_count(hub):
     hub.sink_budget_s = 0  # budget spent after every send: a pause between any two
     hub.dispatch([event("a")], [])
     assert got[1::2] == ["pause"] * 4 and sorted(got[::2]) == [f"sent {n}" for n in range(5)]
+
+
+def test_the_pauses_of_a_batch_wait_a_bounded_time_in_all(hub):
+    """The next batch is read once this one is out: pauses that each waited their longest would hold up the
+    next change for everyone. The first pause may wait the whole budget, the later ones what is left of it,
+    and once it is spent, PAUSE_FLOOR_S each."""
+    hub.wake_group, hub.pause_budget_s = 1, 0.004
+    for _ in range(6):
+        hub.subscribe_all()
+    waits: list[float] = []
+
+    def pause(max_s: float) -> None:
+        waits.append(max_s)
+        time.sleep(0.003)  # busy requests: each pause waits 3 ms
+
+    hub.pause = pause
+    hub.dispatch([event("a")], [])
+    assert len(waits) == 5
+    assert waits[0] == 0.004 and PAUSE_FLOOR_S <= waits[1] <= 0.001  # what the first left of the budget
+    assert waits[2:] == [PAUSE_FLOOR_S] * 3  # spent
+    waits.clear()
+    hub.pause = waits.append  # idle requests: pauses return at once and the budget lasts
+    hub.dispatch([event("a")], [])
+    assert len(waits) == 5 and all(w > 0.0039 for w in waits)
 
 
 def test_long_polls_are_woken_before_the_streams_of_a_batch(hub, monkeypatch):
