@@ -273,8 +273,10 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
             "job_streams": summary(rec.sse_ms),
             "events_dashboards": summary(rec.dash_ms),
             "long_polls": summary(rec.poll_ms),
+            "job_stream_events_with_head": summary(rec.sse_head_ms),
             "all_sse": summary(rec.sse_ms + rec.dash_ms),
         },
+        "job_stream_open_ms": summary(rec.open_ms),  # connect + request -> the stream's head received
         "poll_timeouts": rec.poll_timeouts,
         "get_ms": summary(gets),
         "api_rss_mb": {"max": round(max(rss) / 1024, 1), "end": round(rss[-1] / 1024, 1)},

@@ -30,6 +30,9 @@ class Recorder:
     sse_ms: list[float] = field(default_factory=list)
     dash_ms: list[float] = field(default_factory=list)
     poll_ms: list[float] = field(default_factory=list)
+    # of sse_ms: events received within 1 ms of their stream's head (they reached it while it opened)
+    sse_head_ms: list[float] = field(default_factory=list)
+    open_ms: list[float] = field(default_factory=list)  # job stream: connect + request -> head received
     poll_timeouts: int = 0
     streams_opened: int = 0
     streams_open: int = 0
@@ -98,6 +101,24 @@ async def read_sse(reader: Any, headers: dict[str, str]) -> Any:
             yield time.time() * 1000, float(stamp)
 
 
+async def _watch(
+    reader: Any, headers: dict[str, str], asked: float, rec: Recorder, stop: asyncio.Event
+) -> None:
+    """Read one job stream to its end; the first event is the job's state (its head), not a change."""
+    head_at = None
+    async for received, changed in read_sse(reader, headers):
+        if head_at is None:
+            head_at = received
+            if rec.measuring:
+                rec.open_ms.append(received - asked)
+        elif rec.measuring:
+            rec.sse_ms.append(received - changed)
+            if received - head_at < 1.0:
+                rec.sse_head_ms.append(received - changed)
+        if stop.is_set():
+            break
+
+
 async def job_stream_client(
     host: str, port: int, token: str, jobs: Jobs, start: int, rec: Recorder, stop: asyncio.Event
 ) -> None:
@@ -106,6 +127,7 @@ async def job_stream_client(
     while not stop.is_set() and (picked := jobs.pick(index)) is not None:
         _, job_id = picked
         try:
+            asked = time.time() * 1000
             reader, writer, headers = await _request(host, port, f"/api/v1/jobs/{job_id}/stream", token)
         except OSError:
             rec.error("connect")
@@ -120,13 +142,7 @@ async def job_stream_client(
         rec.streams_opened += 1
         rec.streams_open += 1
         try:
-            first = True
-            async for received, changed in read_sse(reader, headers):
-                if not first and rec.measuring:
-                    rec.sse_ms.append(received - changed)
-                first = False
-                if stop.is_set():
-                    break
+            await _watch(reader, headers, asked, rec, stop)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             rec.error("stream read")
         finally:

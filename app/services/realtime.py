@@ -19,6 +19,7 @@ from app.errors import NotFoundError
 from app.models import ChangeEvent, Job, JobStatus, LogChunk, LogLine
 from app.services.hub import EventHub, Subscription
 from app.services.jobs import JobService, valid_id
+from app.services.shared_reads import SharedReads
 from app.store.events import EventStore, entry_key, valid_entry_id
 from app.store.logs import LogStore
 
@@ -159,6 +160,7 @@ class RealtimeService:
         # Lets ready requests go first, where many waiting requests wake together; the gevent server sets
         # one (app/api/serving.py), elsewhere there is nothing to wait for.
         self.wait_turn: Callable[..., Any] = _no_wait  # returns what its `then` returns
+        self.woken_reads = SharedReads()  # the polls woken by one change read their job once
 
     def _open(
         self, job_id: str, may_see: MaySee, logs: bool = False, first: bool = False
@@ -192,9 +194,10 @@ class RealtimeService:
             if current is not None and state.status == current:
                 self._wait_for_change(sub, state, current, timeout_s)
                 # Woken with the other watchers of the job: requests that are ready go first, then it reads
-                # the job in the same turn (app/api/serving.py: the gevent server) and answers.
-                # NotFoundError when the change was its deletion.
-                job: Job = self.wait_turn(urgent=True, then=lambda: self.jobs.get(job_id))
+                # the job in the same turn (app/api/serving.py: the gevent server) and answers; the polls
+                # woken with it share that read. NotFoundError when the change was its deletion.
+                with self.woken_reads.want(job_id) as read:
+                    job: Job = self.wait_turn(urgent=True, then=lambda: read(lambda: self.jobs.get(job_id)))
                 return job
             return self.jobs.get(job_id)
         finally:

@@ -145,6 +145,32 @@ def test_poll_returns_the_job_unchanged_at_the_timeout(api):
     assert api.get(f"/api/v1/jobs/{job_id}/poll?timeout=301").status_code == 400
 
 
+def test_polls_woken_together_all_answer_with_the_change(api):
+    """Twenty long polls of one job on one gevent process, each its own connection: one change wakes them
+    together, they share one read of the job (app/services/shared_reads.py), and each answers with it."""
+    job_id = api.submit("demo.noop", "rt-herd")  # no worker takes it: it stays pending
+    token = api.http.headers["Authorization"]
+    answers: list[tuple[int, str]] = []
+
+    def poll() -> None:
+        reply = requests.get(
+            f"{api.base}/api/v1/jobs/{job_id}/poll?timeout=60&currentStatus=pending",
+            headers={"Authorization": token},
+            timeout=90,
+        )
+        answers.append((reply.status_code, reply.json()["status"]))
+
+    polls = [threading.Thread(target=poll) for _ in range(20)]
+    for thread in polls:
+        thread.start()
+    time.sleep(1.0)  # all waiting (one that came later would answer at once, with the same status)
+    assert not answers
+    assert api.http.post(f"{api.base}/api/v1/jobs/{job_id}/cancel", timeout=10).status_code == 200
+    for thread in polls:
+        thread.join(timeout=60)
+    assert answers == [(200, "canceled")] * 20
+
+
 # --- event streams ---------------------------------------------------------------------------------------
 
 

@@ -225,6 +225,40 @@ def test_a_woken_poll_reads_its_job_in_one_turn_ahead_of_others(service, jobs):
     assert turns == ["turn"] * 4 + ["urgent"]
 
 
+def test_polls_woken_by_one_change_read_the_job_once(service, jobs):
+    n = 3
+    job, _ = jobs.submit(JobSpec(task="demo.noop"))
+    woken = threading.Barrier(n)
+
+    def wait_turn(urgent=False, then=None):
+        if urgent:
+            woken.wait(5)  # all of them woke (and want the read) before any reads
+        return then() if then is not None else None
+
+    class Counting:
+        reads: list[str] = []
+
+        def get(self, job_id: str):
+            self.reads.append(job_id)
+            return jobs.get(job_id)
+
+    service.wait_turn, service.jobs = wait_turn, Counting()
+    answers: list[JobStatus] = []
+    polls = [
+        threading.Thread(target=lambda: answers.append(service.poll(job.id, 30, JobStatus.PENDING).status))
+        for _ in range(n)
+    ]
+    for poll in polls:
+        poll.start()
+    poll_until(lambda: service.hub.subscriptions == n)
+    jobs.cancel(job.id)
+    for poll in polls:
+        poll.join(10)
+    assert answers == [JobStatus.CANCELED] * n
+    assert Counting.reads == [job.id]  # one read for the three of them, begun after the change
+    assert len(service.woken_reads) == 0
+
+
 def test_poll_of_a_job_deleted_meanwhile_is_not_found(service, jobs):
     job, _ = jobs.submit(JobSpec(task="demo.noop"))
     later(0.2, lambda: jobs.delete(job.id))
