@@ -72,6 +72,14 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_s(pid: int) -> float:
+    """Seconds `pid` has spent ready to run but waiting for a CPU (/proc/<pid>/schedstat, field 2)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def tree(pid: int) -> list[int]:
     """`pid` and all its descendants."""
     try:
@@ -234,7 +242,7 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     opened = rec.streams_open
     await asyncio.sleep(3)  # settle
     pid = worker_pid(stack.api.pid)
-    before, cpu_before, rss = redis_stats(stack.client), cpu_s(pid), []
+    before, cpu_before, wait_before, rss = redis_stats(stack.client), cpu_s(pid), runqueue_s(pid), []
     # the clients' own process only: its tree would hold everything the Stack started (API included)
     cpu_of: dict[str, Any] = {"bench_client": lambda: cpu_s(os.getpid())}
     cpu_of["redis"] = lambda: tree_cpu_s(stack.redis.process.pid)
@@ -256,7 +264,7 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         open_now.append(rec.streams_open)
         clients_seen.append(redis_stats(stack.client)["clients"])
     rec.measuring = False
-    after, cpu_after = redis_stats(stack.client), cpu_s(pid)
+    after, cpu_after, wait_after = redis_stats(stack.client), cpu_s(pid), runqueue_s(pid)
     cpu_other = {n: round(100 * (read() - cpu_start[n]) / args.seconds, 1) for n, read in cpu_of.items()}
     gets = sampler.result_pipe.recv()  # type: ignore[attr-defined]
     sampler.join()
@@ -281,6 +289,8 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         "get_ms": summary(gets),
         "api_rss_mb": {"max": round(max(rss) / 1024, 1), "end": round(rss[-1] / 1024, 1)},
         "api_cpu_percent": round(100 * (cpu_after - cpu_before) / args.seconds, 1),
+        # time the API was ready to run but had no CPU (the machine's other processes had them)
+        "api_waiting_for_cpu_percent": round(100 * (wait_after - wait_before) / args.seconds, 2),
         "other_cpu_percent": cpu_other,  # of one core; the machine has os.cpu_count() of them
         "loadavg_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "redis": per_second(before, after),
