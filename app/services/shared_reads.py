@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-class _Slot(Generic[T]):
+class _Slot:
     """The next read of one key, and the callers waiting for it."""
 
     __slots__ = ("wanted", "started", "done", "value", "failed")
@@ -39,7 +39,7 @@ class SharedReads:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._next: dict[str, _Slot[Any]] = {}  # per key, the read not yet begun
+        self._next: dict[str, _Slot] = {}  # per key, the read not yet begun
 
     @contextlib.contextmanager
     def want(self, key: str) -> Iterator[Callable[[Callable[[], T]], T]]:
@@ -57,7 +57,7 @@ class SharedReads:
                 if not slot.wanted and self._next.get(key) is slot:
                     del self._next[key]  # wanted, never read: nobody waits for it
 
-    def _read(self, key: str, slot: _Slot[T], fn: Callable[[], T]) -> T:
+    def _read(self, key: str, slot: _Slot, fn: Callable[[], T]) -> T:
         with self._lock:
             first = not slot.started
             if first:
