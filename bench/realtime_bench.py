@@ -1,7 +1,7 @@
 """Real-time benchmark: thousands of SSE clients and long polls on ONE API process while jobs run.
 
     .venv/bin/python -m bench.realtime_bench [--sse 2000] [--dashboards 100] [--polls 200]
-        [--seconds 60] [--worker-class gevent gthread] [--pin]
+        [--seconds 60] [--worker-class gevent gthread] [--pin] [--client-gc freeze|default]
 
 For each worker class: a private redis-server, `jobline api` with one gunicorn worker process, two
 `jobline worker` processes running demo.progress jobs (10 steps of 0.1 s) from one long queue.
@@ -12,13 +12,23 @@ walking the queue) and `--polls` long polls are open. Prints one JSON document p
 `--pin` puts the load generator (this process's 2,300 clients) on the last CPU and everything measured
 (redis-server, the API, the workers, the GET sampler) on the others, as when clients are other machines:
 on a 2-core machine the clients otherwise take CPU from the API at the very moments it is busiest.
+
+The clients' own pauses would count as the server's latency, so the report shows them: the clients'
+event-loop delays (every 2 ms) and garbage collections, and for the slowest deliveries what the API, the
+clients and Redis did between the change and its receipt (CPU time and wait for a CPU, from
+/proc/<pid>/schedstat sampled every 2 ms by a separate process). Before measuring, the clients' objects are
+frozen out of Python's collector (`--client-gc default` leaves it as it is): one full collection over them
+stopped all 2,300 clients for ~46 ms at once, the slowest event of a run and, when it fell on a job's
+change, its slowest long polls.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import gc
 import http.client
 import json
 import multiprocessing
@@ -118,6 +128,102 @@ def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any, cp
             latencies.append((time.perf_counter() - started) * 1000)
         time.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
     out.send(latencies)
+
+
+def sched_sampler(pids: dict[str, int], seconds: float, out: Any, interval_s: float = 0.002) -> None:
+    """A separate process: every `interval_s` a row of the time (epoch ms) and, per process, its CPU time
+    and its wait for a CPU so far (ns, /proc/<pid>/schedstat); sends (names, rows) at the end."""
+    files = {name: open(f"/proc/{pid}/schedstat", "rb", buffering=0) for name, pid in pids.items()}  # noqa: SIM115
+    last = {name: (0, 0) for name in files}
+    rows = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row: list[float] = [time.time() * 1000]
+        for name, f in files.items():
+            with contextlib.suppress(OSError, ValueError):
+                f.seek(0)
+                ran, waited, _ = f.read().split()
+                last[name] = (int(ran), int(waited))
+            row += last[name]
+        rows.append(row)
+        time.sleep(interval_s)
+    out.send((list(files), rows, time.process_time()))
+
+
+class LoopWatch:
+    """This process's event-loop delays (how much a 2 ms sleep oversleeps) and its garbage collections,
+    each with its time (epoch ms): a pause of the load generator delays every client at once."""
+
+    def __init__(self) -> None:
+        self.lags: list[tuple[float, float]] = []
+        self.collections: list[tuple[float, int, float]] = []  # (ended at, generation, ms)
+        self._started = 0.0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            spent = (time.perf_counter() - self._started) * 1000
+            self.collections.append((time.time() * 1000, info["generation"], spent))
+
+    async def _watch(self) -> None:
+        while not self._stop.is_set():
+            asked = time.perf_counter()
+            await asyncio.sleep(0.002)
+            self.lags.append((time.time() * 1000, (time.perf_counter() - asked) * 1000 - 2))
+
+    def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    def lag_in(self, lo: float, hi: float) -> float:
+        """The longest loop delay that ended in [lo, hi + 5 ms]."""
+        at = [t for t, _ in self.lags]
+        return max(
+            (lag for _, lag in self.lags[bisect.bisect_left(at, lo) : bisect.bisect_right(at, hi + 5)]),
+            default=0.0,
+        )
+
+    def gc_in(self, lo: float, hi: float) -> float:
+        """Milliseconds of collections that ended in [lo, hi + 60 ms] (a collection ends after it pauses)."""
+        return sum(ms for t, _, ms in self.collections if lo <= t <= hi + 60)
+
+
+def slowest(
+    latencies: list[float],
+    received: list[float],
+    names: list[str],
+    rows: list[list[float]],
+    watch: LoopWatch,
+    n: int,
+) -> list[dict[str, Any]]:
+    """The `n` slowest deliveries and what each process did between the change and its receipt: ms on a
+    CPU and ms waiting for one, the clients' longest loop delay and their garbage collection."""
+    times = [row[0] for row in rows]
+    out = []
+    for latency, at in sorted(zip(latencies, received, strict=True), reverse=True)[:n]:
+        lo, hi = at - latency, at
+        i, j = bisect.bisect_left(times, lo), min(bisect.bisect_left(times, hi), len(rows) - 1)
+        entry: dict[str, Any] = {
+            "ms": round(latency, 1),
+            "at_s": round((at - times[0]) / 1000, 1) if rows else None,
+        }
+        for k, name in enumerate(names):
+            if j > i:
+                entry[f"{name}_cpu_ms"] = round((rows[j][1 + 2 * k] - rows[i][1 + 2 * k]) / 1e6, 1)
+                entry[f"{name}_waiting_ms"] = round((rows[j][2 + 2 * k] - rows[i][2 + 2 * k]) / 1e6, 1)
+        entry["client_loop_lag_ms"] = round(watch.lag_in(lo, hi), 1)
+        entry["client_gc_ms"] = round(watch.gc_in(lo, hi), 1)
+        out.append(entry)
+    return out
 
 
 def sample_gets(
@@ -241,6 +347,12 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         await asyncio.sleep(0.5)
     opened = rec.streams_open
     await asyncio.sleep(3)  # settle
+    # the clients' pauses would count as the server's latency (module docstring): the objects that live
+    # through the run are not scanned again
+    if args.client_gc == "freeze":
+        gc.collect()
+        gc.freeze()
+    await asyncio.sleep(0.5)  # what reached the clients during that collection is read before measuring
     pid = worker_pid(stack.api.pid)
     before, cpu_before, wait_before, rss = redis_stats(stack.client), cpu_s(pid), runqueue_s(pid), []
     # the clients' own process only: its tree would hold everything the Stack started (API included)
@@ -251,23 +363,31 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
     cpu_start = {name: read() for name, read in cpu_of.items()}
     load_start = os.getloadavg()[0]
     sampler = sample_gets(port, token, jobs.ids[0], args.seconds, args.server_cpus)
+    sched_out, sched_in = multiprocessing.Pipe(duplex=False)
+    watched = {"api": pid, "client": os.getpid(), "redis": stack.redis.process.pid}
+    sched = multiprocessing.Process(target=sched_sampler, args=(watched, args.seconds + 0.5, sched_in))
+    sched.start()
+    watch = LoopWatch()
+    watch.start()
     rec.measuring = True
     clients_seen: list[dict[str, int]] = []
-    lag: list[float] = []
     open_now: list[int] = []
     started = time.monotonic()
     while time.monotonic() - started < args.seconds:
-        tick = time.monotonic()
         await asyncio.sleep(1.0)
-        lag.append((time.monotonic() - tick - 1.0) * 1000)  # this client's own event-loop delay
         rss.append(rss_kb(pid))
         open_now.append(rec.streams_open)
         clients_seen.append(redis_stats(stack.client)["clients"])
     rec.measuring = False
     after, cpu_after, wait_after = redis_stats(stack.client), cpu_s(pid), runqueue_s(pid)
     cpu_other = {n: round(100 * (read() - cpu_start[n]) / args.seconds, 1) for n, read in cpu_of.items()}
+    await watch.stop()
+    gc.unfreeze()  # nothing frozen without --client-gc freeze
     gets = sampler.result_pipe.recv()  # type: ignore[attr-defined]
     sampler.join()
+    names, rows, sampler_cpu_s = sched_out.recv()
+    cpu_other["schedstat_sampler"] = round(100 * sampler_cpu_s / args.seconds, 1)
+    sched.join()
     stop.set()
     for task in tasks:
         task.cancel()
@@ -295,7 +415,21 @@ async def loaded_phase(stack: Stack, token: str, jobs: Jobs, args: argparse.Name
         "loadavg_1m": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "redis": per_second(before, after),
         "redis_clients_max": {k: max(c.get(k, 0) for c in clients_seen) for k in clients_seen[-1]},
-        "client_loop_lag_ms": summary(lag),
+        # the load generator's own delays: every 2 ms, and its garbage collections (ms each)
+        "client_loop_lag_ms": summary([lag for _, lag in watch.lags]),
+        "client_gc": {
+            f"gen{g}": {
+                "n": sum(1 for _, gen, _ in watch.collections if gen == g),
+                "max_ms": round(max((ms for _, gen, ms in watch.collections if gen == g), default=0.0), 1),
+            }
+            for g in range(3)
+        },
+        # the slowest deliveries and what the API, the clients and Redis did meanwhile (ms on a CPU, ms
+        # waiting for one): tells the server's delays from the load generator's
+        "slowest": {
+            "long_polls": slowest(rec.poll_ms, rec.poll_at, names, rows, watch, 5),
+            "sse": slowest(rec.sse_ms + rec.dash_ms, rec.sse_at + rec.dash_at, names, rows, watch, 3),
+        },
         "errors": rec.errors,
     }
 
@@ -354,6 +488,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=500, help="demo.progress jobs queued at start")
     parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
     parser.add_argument("--log-dir", help="keep the API's log (and Redis's files) here")
+    parser.add_argument(
+        "--client-gc",
+        choices=["freeze", "default"],
+        default="freeze",
+        help="freeze the clients' objects before measuring (default), or leave Python's collector as it is",
+    )
     parser.add_argument(
         "--pin", action="store_true", help="the clients on the last CPU, the rest on the others"
     )

@@ -30,6 +30,11 @@ class Recorder:
     sse_ms: list[float] = field(default_factory=list)
     dash_ms: list[float] = field(default_factory=list)
     poll_ms: list[float] = field(default_factory=list)
+    # when each latency above was received (epoch ms, same order): the slowest are traced to what the
+    # processes were doing then (realtime_bench.slowest)
+    sse_at: list[float] = field(default_factory=list)
+    dash_at: list[float] = field(default_factory=list)
+    poll_at: list[float] = field(default_factory=list)
     # of sse_ms: events received within 1 ms of their stream's head (they reached it while it opened)
     sse_head_ms: list[float] = field(default_factory=list)
     open_ms: list[float] = field(default_factory=list)  # job stream: connect + request -> head received
@@ -113,6 +118,7 @@ async def _watch(
                 rec.open_ms.append(received - asked)
         elif rec.measuring:
             rec.sse_ms.append(received - changed)
+            rec.sse_at.append(received)
             if received - head_at < 1.0:
                 rec.sse_head_ms.append(received - changed)
         if stop.is_set():
@@ -160,6 +166,7 @@ async def dashboard_client(host: str, port: int, token: str, rec: Recorder, stop
         async for received, changed in read_sse(reader, headers):
             if rec.measuring:
                 rec.dash_ms.append(received - changed)
+                rec.dash_at.append(received)
             if stop.is_set():
                 break
     except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -205,7 +212,9 @@ async def poll_client(
                 rec.polls_open -= 1
                 changed = _change_ms(job) if status == 200 and job["status"] != before else None
                 if changed is not None and rec.measuring:
-                    rec.poll_ms.append(time.time() * 1000 - changed)
+                    received = time.time() * 1000
+                    rec.poll_ms.append(received - changed)
+                    rec.poll_at.append(received)
                 elif status == 200 and job["status"] == before:
                     rec.poll_timeouts += 1
                 if stop.is_set():
