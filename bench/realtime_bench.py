@@ -17,9 +17,9 @@ The clients' own pauses would count as the server's latency, so the report shows
 event-loop delays (every 2 ms) and garbage collections, and for the slowest deliveries what the API, the
 clients and Redis did between the change and its receipt (CPU time and wait for a CPU, from
 /proc/<pid>/schedstat sampled every 2 ms by a separate process). Before measuring, the clients' objects are
-frozen out of Python's collector (`--client-gc default` leaves it as it is): one full collection over them
-stopped all 2,300 clients for ~46 ms at once, the slowest event of a run and, when it fell on a job's
-change, its slowest long polls.
+frozen out of Python's collector (`--client-gc default` leaves it as it is): in traced runs one full
+collection over them stopped all 2,300 clients for ~46 ms at once, the run's slowest event (and, had it
+fallen on a job's change, its slowest long polls).
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any, cp
 
 def sched_sampler(pids: dict[str, int], seconds: float, out: Any, interval_s: float = 0.002) -> None:
     """A separate process: every `interval_s` a row of the time (epoch ms) and, per process, its CPU time
-    and its wait for a CPU so far (ns, /proc/<pid>/schedstat); sends (names, rows) at the end."""
+    and its wait for a CPU so far (ns, /proc/<pid>/schedstat); sends (names, rows, its own CPU seconds) at
+    the end."""
     files = {name: open(f"/proc/{pid}/schedstat", "rb", buffering=0) for name, pid in pids.items()}  # noqa: SIM115
     last = {name: (0, 0) for name in files}
     rows = []
