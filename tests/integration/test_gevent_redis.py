@@ -93,6 +93,8 @@ def test_a_command_waits_once_not_twice_and_dead_connections_are_still_replaced(
     # gevent's poll(0) parked each command once more before it was sent; the fix makes those checks with the
     # system's poll (counted, not timed: how often the plain probe switches depends on when Redis replies)
     assert plain["gevent_checks"] >= 2 and fixed["gevent_checks"] == 0
-    assert fixed["get"] == 2 and fixed["pipeline"] == 2  # to the hub for the reply, and back
+    # at most one wait per command: to the hub for the reply and back (none when the reply is already
+    # there as the command reads it, as on a loaded machine where the probe gets the CPU late)
+    assert fixed["get"] in (0, 2) and fixed["pipeline"] in (0, 2)
     assert fixed["after_kill"] == plain["after_kill"] == "1"
     assert fixed["replaced"] and plain["replaced"]
