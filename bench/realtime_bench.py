@@ -133,7 +133,8 @@ def get_sampler(port: int, token: str, job_id: str, seconds: float, out: Any, cp
 def sched_sampler(pids: dict[str, int], seconds: float, out: Any, interval_s: float = 0.002) -> None:
     """A separate process: every `interval_s` a row of the time (epoch ms) and, per process, its CPU time
     and its wait for a CPU so far (ns, /proc/<pid>/schedstat); sends (names, rows, its own CPU seconds) at
-    the end."""
+    the end. schedstat is the main thread's: all the work of a gevent API worker, the clients and Redis,
+    but not a gthread worker's request threads (its figures there show only the main thread)."""
     files = {name: open(f"/proc/{pid}/schedstat", "rb", buffering=0) for name, pid in pids.items()}  # noqa: SIM115
     last = {name: (0, 0) for name in files}
     rows = []
